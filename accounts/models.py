@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+    def _create(self, email: str, password: str | None, **fields) -> User:
+        if not email:
+            raise ValueError("Staff users need an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
+        fields.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **fields)
+
+
+class User(AbstractUser):
+    """A staff login. Subscribers are not users: they never get a password."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def save(self, *args, **kwargs):
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Subscriber.Status.ACTIVE)
+
+    def due(self, now=None):
+        return self.active().filter(next_send_at__lte=now or timezone.now())
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for confirmation"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        SUPPRESSED = "suppressed", "Suppressed (bounce or complaint)"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    email = models.EmailField(unique=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    topics = models.ManyToManyField("digest.Topic", blank=True, related_name="subscribers")
+    own_topics = models.TextField(
+        blank=True, help_text="Topics the subscriber typed, one per line, in the topic language."
+    )
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    send_hour = models.PositiveSmallIntegerField(default=7, help_text="Local hour, 0 to 23.")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    max_papers = models.PositiveSmallIntegerField(default=10)
+    min_score = models.FloatField(default=0.0)
+    next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # Bumped whenever a single-use link is spent, which invalidates the others.
+    token_nonce = models.PositiveIntegerField(default=0)
+    soft_bounces = models.PositiveSmallIntegerField(default=0)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_send_at"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    def topic_queries(self) -> list[str]:
+        """Every topic this subscriber follows, as query strings, catalogue first."""
+        queries = [topic.query for topic in self.topics.all()]
+        queries += [line.strip() for line in self.own_topics.splitlines() if line.strip()]
+        return queries
+
+
+class Consent(models.Model):
+    """Proof of opt-in: who asked, when, from where, through which form."""
+
+    class Action(models.TextChoices):
+        SIGNUP = "signup", "Signed up"
+        CONFIRM = "confirm", "Confirmed"
+        RESUBSCRIBE = "resubscribe", "Resubscribed"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="consents")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    form_version = models.CharField(max_length=32, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.created_at:%Y-%m-%d %H:%M}"

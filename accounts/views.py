@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.shortcuts import render
+
+
+def subscribe(request):
+    return render(request, "accounts/subscribe.html")

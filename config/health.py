@@ -1,0 +1,35 @@
+"""/healthz for load balancers and uptime checks."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from config.celery import app
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _broker_ok() -> bool:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+@never_cache
+def healthz(request):
+    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    down = [name for name, ok in checks.items() if not ok]
+    body = {"status": "ok" if not down else "down: " + ", ".join(down), **checks}
+    return JsonResponse(body, status=503 if down else 200)

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The two set-up commands, needing nothing but Python 3.11+:
+
+    python3 dev.py run    # virtualenv, install, migrate, admin login, demo data,
+                          # then web + Celery worker + beat until Ctrl-C
+    python3 dev.py test   # virtualenv, install with the dev extra, the whole suite
+
+Written in plain Python rather than make or shell so it works wherever Python does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("PAPERWIRE_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def ensure_venv(extra: str) -> None:
+    """Create the virtualenv and install the project, skipping pip when
+    pyproject.toml has not changed since the last install of this extra."""
+    if not PYTHON.exists():
+        say(f"creating a virtualenv in {VENV}")
+        venv.create(VENV, with_pip=True)
+    spec = (ROOT / "pyproject.toml").read_bytes() + extra.encode()
+    stamp = VENV / f".paperwire-installed-{extra or 'base'}"
+    digest = hashlib.sha256(spec).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say("installing Paperwire and its dependencies (first run takes a minute)")
+    target = f".[{extra}]" if extra else "."
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    subprocess.run([PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip"], check=True)
+    subprocess.run([PYTHON, "-m", "pip", "install", *quiet, "-e", target], cwd=ROOT, check=True)
+    stamp.write_text(digest)
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env(), check=True)
+
+
+def run() -> int:
+    ensure_venv("")
+    say("applying database migrations")
+    manage("migrate", "--no-input", "-v", "0")
+    manage("ensure_admin")
+    say("loading the demo papers and subscribers")
+    manage("demo")
+    say("starting web, worker and beat; open http://127.0.0.1:8000/ (Ctrl-C stops)")
+    try:
+        return subprocess.call([BIN / "honcho", "start", "-f", "Procfile"], cwd=ROOT, env=env())
+    except KeyboardInterrupt:
+        return 0
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("dev")
+    test_env = env()
+    # Keep the suite's Celery messages apart from a local service's queue.
+    if not test_env.get("REDIS_URL") and not test_env.get("CELERY_BROKER_URL"):
+        test_env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{ROOT / 'var' / 'test-broker.sqlite3'}"
+        test_env["CELERY_RESULT_BACKEND"] = f"db+sqlite:///{ROOT / 'var' / 'test-results.sqlite3'}"
+    return subprocess.call([PYTHON, "-m", "pytest", *args], cwd=ROOT, env=test_env)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    if argv[0] == "run":
+        return run()
+    return test(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
