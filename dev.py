@@ -73,8 +73,10 @@ def test(args: list[str]) -> int:
     test_env = env()
     # Keep the suite's Celery messages apart from a local service's queue.
     if not test_env.get("REDIS_URL") and not test_env.get("CELERY_BROKER_URL"):
-        test_env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{ROOT / 'var' / 'test-broker.sqlite3'}"
-        test_env["CELERY_RESULT_BACKEND"] = f"db+sqlite:///{ROOT / 'var' / 'test-results.sqlite3'}"
+        var = Path(test_env.get("VAR_DIR") or ROOT / "var")
+        var.mkdir(parents=True, exist_ok=True)
+        test_env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{var / 'test-broker.sqlite3'}"
+        test_env["CELERY_RESULT_BACKEND"] = f"db+sqlite:///{var / 'test-results.sqlite3'}"
     return subprocess.call([PYTHON, "-m", "pytest", *args], cwd=ROOT, env=test_env)
 
 

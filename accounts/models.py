@@ -115,6 +115,17 @@ class Subscriber(models.Model):
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
 
+    def schedule_next(self, after=None) -> None:
+        """Set next_send_at to the next local send hour after ``after`` (default now)."""
+        from digest.schedule import next_send_at
+
+        self.next_send_at = next_send_at(
+            after or timezone.now(),
+            hour=self.send_hour,
+            time_zone=self.time_zone,
+            weekly_on=self.weekday if self.frequency == self.Frequency.WEEKLY else None,
+        )
+
     def topic_queries(self) -> list[str]:
         """Every topic this subscriber follows, as query strings, catalogue first."""
         queries = [topic.query for topic in self.topics.all()]

@@ -138,11 +138,15 @@ else:
 
 # Celery: Redis in production; a SQLite file through kombu's SQLAlchemy
 # transport when no REDIS_URL is given, so a laptop needs no broker server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or (
-    f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+CELERY_BROKER_URL = (
+    env_str("CELERY_BROKER_URL")
+    or REDIS_URL
+    or (f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 )
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or REDIS_URL or (
-    f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}"
+CELERY_RESULT_BACKEND = (
+    env_str("CELERY_RESULT_BACKEND")
+    or REDIS_URL
+    or (f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -220,7 +224,7 @@ LIST_UNSUBSCRIBE_MAILTO = env_str("LIST_UNSUBSCRIBE_MAILTO", "")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {LOG_LEVEL!r}")
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {LOG_LEVEL}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -184,6 +184,9 @@ class DigestItem(models.Model):
             models.UniqueConstraint(fields=["digest", "paper"], name="digest_item_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.paper}"
+
 
 class Feedback(models.Model):
     """A subscriber's "more like this" (+1) or "less like this" (-1) on a paper."""
@@ -199,6 +202,9 @@ class Feedback(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subscriber", "paper"], name="feedback_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} {self.value:+d} {self.paper}"
 
 
 class EmailEvent(models.Model):

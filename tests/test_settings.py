@@ -21,7 +21,6 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
     )
 
 
-
 def test_it_starts_on_the_embedded_defaults():
     env = {k: "" for k in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     result = run_check(**env)

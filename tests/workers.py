@@ -32,7 +32,8 @@ def test_database_url() -> str:
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{user}{password}@{host}/{db['NAME']}"
 
 
 def worker_env(**extra: str) -> dict[str, str]:
@@ -52,9 +53,9 @@ def purge_queue() -> None:
 
 
 @contextlib.contextmanager
-def celery_worker(concurrency: int = 1, *, purge: bool = True, **extra_env: str) -> Iterator[
-    subprocess.Popen
-]:
+def celery_worker(
+    concurrency: int = 1, *, purge: bool = True, **extra_env: str
+) -> Iterator[subprocess.Popen]:
     """Start ``celery -A config worker`` and wait until it answers a ping task.
 
     Yields the process; its output is in ``proc.log_path``. The worker is
@@ -62,13 +63,27 @@ def celery_worker(concurrency: int = 1, *, purge: bool = True, **extra_env: str)
     """
     if purge:
         purge_queue()
-    log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this block, read on failure
+        prefix="celery-worker-", suffix=".log", delete=False
+    )
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", name,
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         ],
         cwd=ROOT,
         env=worker_env(**extra_env),

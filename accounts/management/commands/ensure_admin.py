@@ -35,6 +35,5 @@ class Command(BaseCommand):
             saved.chmod(0o600)
         login, password = saved.read_text().split()
         self.stdout.write(
-            f"Admin login for http://127.0.0.1:8000/admin/: {login} / {password} "
-            f"(kept in {saved})"
+            f"Admin login for http://127.0.0.1:8000/admin/: {login} / {password} (kept in {saved})"
         )
