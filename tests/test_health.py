@@ -13,14 +13,13 @@ def test_it_answers_200_when_database_and_broker_answer(client):
 
 
 @pytest.mark.django_db
-def test_it_answers_503_naming_a_dead_broker(client):
-    original = app.conf.broker_url
+def test_it_answers_503_naming_a_dead_broker(client, monkeypatch):
     # Port 1 on loopback: nothing listens there, so the connection is refused.
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    # Celery reads CELERY_BROKER_URL from the environment before its own config.
+    dead = "redis://127.0.0.1:1/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)
+    monkeypatch.setattr(app.conf, "broker_url", dead)
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "down: broker"
     assert response.json()["database"] is True
