@@ -106,7 +106,12 @@ class Subscriber(models.Model):
     objects = SubscriberQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["status", "next_send_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_send_at"]),
+            # The admin filters subscribers by these.
+            models.Index(fields=["time_zone"]),
+            models.Index(fields=["frequency"]),
+        ]
 
     def __str__(self) -> str:
         return self.email

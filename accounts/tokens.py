@@ -1,13 +1,20 @@
 """Signed links for subscribers, one salt per purpose.
 
 A token carries the subscriber's id and, for single-use purposes, their
-current ``token_nonce``; spending a single-use link bumps the nonce. Signing
-uses SECRET_KEY and SECRET_KEY_FALLBACKS, so a key rotation keeps old links.
+current ``token_nonce`` ("n"); spending a single-use link bumps the nonce,
+which also voids every other single-use link sent before it. Signing uses
+SECRET_KEY and SECRET_KEY_FALLBACKS, so a key rotation keeps old links.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core import signing
+from django.db.models import F
+
+if TYPE_CHECKING:
+    from accounts.models import Subscriber
 
 # Purpose -> maximum age in seconds (None: never expires).
 MAX_AGE = {
@@ -17,14 +24,24 @@ MAX_AGE = {
     "feedback": None,
     "webview": None,
 }
+SINGLE_USE = frozenset({"confirm", "login"})
 
 
 class InvalidToken(Exception):
     """Forged, truncated, expired, spent or made for another purpose."""
 
-    def __init__(self, message: str = "This link is not valid.", *, expired: bool = False):
+    def __init__(
+        self,
+        message: str = "This link is not valid.",
+        *,
+        expired: bool = False,
+        payload: dict | None = None,
+    ):
         super().__init__(message)
         self.expired = expired
+        # Set only for an expired link whose signature is good, so the page
+        # can offer a fresh one to the subscriber it was made for.
+        self.payload = payload
 
 
 def _salt(purpose: str) -> str:
@@ -38,14 +55,52 @@ def make_token(purpose: str, subscriber_id: int, **extra) -> str:
     return signing.dumps({"s": subscriber_id, **extra}, salt=_salt(purpose), compress=True)
 
 
-def read_token(purpose: str, token: str) -> dict:
-    """Return the payload, or raise InvalidToken (``expired=True`` when only age failed)."""
-    try:
-        payload = signing.loads(token, salt=_salt(purpose), max_age=MAX_AGE[purpose])
-    except signing.SignatureExpired:
-        raise InvalidToken("This link has expired.", expired=True) from None
-    except (signing.BadSignature, ValueError, TypeError):
-        raise InvalidToken() from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+def _checked(payload: object) -> dict:
+    if not isinstance(payload, dict) or type(payload.get("s")) is not int:
         raise InvalidToken()
     return payload
+
+
+def read_token(purpose: str, token: str) -> dict:
+    """Return the payload, or raise InvalidToken (``expired=True`` when only age failed)."""
+    salt = _salt(purpose)
+    try:
+        return _checked(signing.loads(token, salt=salt, max_age=MAX_AGE[purpose]))
+    except signing.SignatureExpired:
+        payload = _checked(signing.loads(token, salt=salt))
+        raise InvalidToken("This link has expired.", expired=True, payload=payload) from None
+    except (signing.BadSignature, ValueError, TypeError, UnicodeError):
+        raise InvalidToken() from None
+
+
+def subscriber_token(purpose: str, subscriber: Subscriber) -> str:
+    """A token for ``subscriber``; single-use purposes carry the current nonce."""
+    if purpose in SINGLE_USE:
+        return make_token(purpose, subscriber.pk, n=subscriber.token_nonce)
+    return make_token(purpose, subscriber.pk)
+
+
+def subscriber_from_token(purpose: str, token: str) -> Subscriber:
+    """The subscriber a still-valid token names (unspent, for single-use purposes)."""
+    from accounts.models import Subscriber
+
+    payload = read_token(purpose, token)
+    subscriber = Subscriber.objects.filter(pk=payload["s"]).first()
+    if subscriber is None:
+        raise InvalidToken()
+    if purpose in SINGLE_USE and payload.get("n") != subscriber.token_nonce:
+        raise InvalidToken()
+    return subscriber
+
+
+def spend(subscriber: Subscriber) -> bool:
+    """Use up the single-use links of ``subscriber``; False when another request
+    spent them first (one conditional UPDATE decides the race)."""
+    from accounts.models import Subscriber
+
+    won = Subscriber.objects.filter(pk=subscriber.pk, token_nonce=subscriber.token_nonce).update(
+        token_nonce=F("token_nonce") + 1
+    )
+    if won:
+        subscriber.token_nonce += 1
+    return bool(won)

@@ -1,7 +1,313 @@
+"""The subscriber pages: thin views over accounts.signup and accounts.subscription."""
+
 from __future__ import annotations
 
-from django.shortcuts import render
+import json
+
+from csp.decorators import csp
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import ratelimit, signup, subscription
+from accounts.forms import EmailForm, PreferencesForm, SubscribeForm
+from accounts.headers import token_page
+from accounts.models import Subscriber
+from accounts.preview import topic_preview as build_topic_preview
+from accounts.tokens import InvalidToken, read_token, subscriber_from_token
+
+SESSION_KEY = "subscriber_id"
+SESSION_AGE = 12 * 3600
 
 
-def subscribe(request):
-    return render(request, "accounts/subscribe.html")
+def _visitor(request: HttpRequest) -> signup.Visitor:
+    return signup.Visitor(
+        ip=ratelimit.client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def _form_rate_ok(request: HttpRequest) -> bool:
+    return ratelimit.allow(
+        "forms", ratelimit.client_ip(request), limit=settings.SIGNUP_RATE_PER_IP, window=3600
+    )
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "accounts/limited.html", status=429)
+    response["Retry-After"] = "3600"
+    return response
+
+
+def _invalid(request: HttpRequest) -> HttpResponse:
+    # One page for forged, truncated, spent and cross-purpose links alike.
+    return render(request, "accounts/invalid.html", status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if not _form_rate_ok(request):
+            return _too_many(request)
+        form = SubscribeForm(request.POST)
+        if form.is_valid():
+            signup.request_signup(form, _visitor(request))
+            return redirect("subscribe_sent")
+    else:
+        form = SubscribeForm(
+            initial={"email": request.GET.get("email", "")[:254], "max_papers": 10, "send_hour": 7}
+        )
+    return render(request, "accounts/subscribe.html", {"form": form})
+
+
+@require_GET
+def subscribe_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/sent.html", {"purpose": "signup"})
+
+
+@require_GET
+def topic_preview(request: HttpRequest) -> JsonResponse:
+    if not ratelimit.allow(
+        "preview", ratelimit.client_ip(request), limit=settings.PREVIEW_RATE_PER_IP, window=60
+    ):
+        return JsonResponse({"error": "Too many previews; wait a minute."}, status=429)
+    return JsonResponse(build_topic_preview(request.GET.get("q", ""), request.GET.getlist("topic")))
+
+
+def _stash(request: HttpRequest, purpose: str, token: str, page: str) -> HttpResponse:
+    """Move an emailed token from the URL into the session and redirect to ``page``,
+    as Django's password reset does: the page with the button then carries no token
+    (in history or a Referer), and its POST has a proper Origin for the CSRF check
+    (a no-referrer page would send ``Origin: null``)."""
+    try:
+        read_token(purpose, token)
+    except InvalidToken as exc:
+        if not exc.expired:
+            return _invalid(request)
+    request.session[f"link:{purpose}"] = token
+    return redirect(page)
+
+
+def _stashed(request: HttpRequest, purpose: str) -> str:
+    return request.session.get(f"link:{purpose}", "")
+
+
+@token_page
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "GET":
+        return _stash(request, "confirm", token, "confirm_page")
+    return _confirm(request, token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm_page(request: HttpRequest) -> HttpResponse:
+    return _confirm(request, _stashed(request, "confirm"))
+
+
+def _confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriber_from_token("confirm", token)
+        if request.method == "POST":
+            signup.confirm(subscriber, _visitor(request))
+            _sign_in_session(request, subscriber)
+            return render(request, "accounts/confirmed.html", {"subscriber": subscriber})
+    except InvalidToken as exc:
+        if not exc.expired:
+            return _invalid(request)
+        if request.method == "POST":
+            if not _form_rate_ok(request):
+                return _too_many(request)
+            signup.resend_confirmation(exc.payload)
+            return render(request, "accounts/sent.html", {"purpose": "confirm"})
+        return render(request, "accounts/expired.html")
+    return render(request, "accounts/confirm.html")
+
+
+@require_http_methods(["GET", "POST"])
+def manage_request(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if not _form_rate_ok(request):
+            return _too_many(request)
+        form = EmailForm(request.POST)
+        if form.is_valid():
+            signup.request_sign_in(form.cleaned_data["email"])
+            return redirect("manage_sent")
+    else:
+        form = EmailForm()
+    return render(request, "accounts/manage.html", {"form": form})
+
+
+@require_GET
+def manage_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/sent.html", {"purpose": "sign-in"})
+
+
+@token_page
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "GET":
+        return _stash(request, "login", token, "sign_in_page")
+    return _sign_in(request, token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in_page(request: HttpRequest) -> HttpResponse:
+    return _sign_in(request, _stashed(request, "login"))
+
+
+def _sign_in(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriber_from_token("login", token)
+        if request.method == "POST":
+            signup.sign_in(subscriber)
+            _sign_in_session(request, subscriber)
+            return redirect("preferences")
+    except InvalidToken as exc:
+        if exc.expired:
+            return render(request, "accounts/expired.html", {"purpose": "sign-in"})
+        return _invalid(request)
+    return render(request, "accounts/sign_in.html")
+
+
+def _sign_in_session(request: HttpRequest, subscriber: Subscriber) -> None:
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = subscriber.pk
+    request.session.set_expiry(SESSION_AGE)
+
+
+def _signed_in(view):
+    """Pass the session's subscriber to ``view``; send strangers to /manage/."""
+
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        subscriber = Subscriber.objects.filter(pk=request.session.get(SESSION_KEY)).first()
+        if subscriber is None:
+            return redirect("manage_request")
+        return view(request, subscriber)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+@_signed_in
+def preferences(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=subscriber)
+    if request.method == "POST" and form.is_valid():
+        subscription.save_preferences(form)
+        messages.success(request, "Your preferences are saved.")
+        return redirect("preferences")
+    return render(request, "accounts/preferences.html", {"form": form, "subscriber": subscriber})
+
+
+@require_POST
+@_signed_in
+def pause(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    subscription.pause(subscriber)
+    messages.success(request, "Paused: no emails until you resume.")
+    return redirect("preferences")
+
+
+@require_POST
+@_signed_in
+def resume(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    subscription.resume(subscriber)
+    messages.success(request, "Resumed.")
+    return redirect("preferences")
+
+
+@require_POST
+@_signed_in
+def manage_unsubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    subscription.unsubscribe(subscriber)
+    messages.success(request, "You are unsubscribed: no more emails.")
+    return redirect("preferences")
+
+
+@require_POST
+@_signed_in
+def manage_resubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    if subscription.resubscribe(subscriber, _visitor(request)):
+        messages.success(request, "Welcome back: your emails start again.")
+    return redirect("preferences")
+
+
+# The email's own HTML, shown as it would be sent: its inline styles are allowed,
+# scripts never, and the sandbox keeps anything in it from acting on this site.
+@require_GET
+@csp(
+    {
+        "default-src": ["'none'"],
+        "style-src": ["'unsafe-inline'"],
+        "img-src": ["https:", "data:"],
+        "form-action": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "sandbox": ["allow-popups", "allow-popups-to-escape-sandbox"],
+    }
+)
+@_signed_in
+def preview(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    from digest.delivery import preview_digest
+
+    rendered = preview_digest(subscriber)
+    if rendered is None:
+        messages.info(request, "Nothing new matches your topics today, so there is no preview.")
+        return redirect("preferences")
+    return HttpResponse(rendered.html)
+
+
+@require_GET
+@_signed_in
+def data_export(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(subscription.export(subscriber), indent=2),
+        content_type="application/json",
+    )
+    response["Content-Disposition"] = 'attachment; filename="paperwire-my-data.json"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@_signed_in
+def delete(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    if request.method == "POST":
+        subscription.erase(subscriber)
+        request.session.flush()
+        return render(request, "accounts/deleted.html")
+    return render(request, "accounts/delete.html", {"subscriber": subscriber})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("home")
+
+
+# The token is the credential here, and RFC 8058 mail clients POST with no cookie
+# and no CSRF token: the one view exempt from CSRF. Only a POST acts, since mail
+# scanners open (GET) every link. The answer is a 200, never a redirect. The page's
+# own "resubscribe" button posts here too: a no-referrer page's POST carries
+# ``Origin: null``, which a CSRF-checked view would refuse.
+@csrf_exempt
+@token_page
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriber_from_token("unsubscribe", token)
+    except InvalidToken:
+        return _invalid(request)
+    if request.method == "GET":
+        return render(request, "accounts/unsubscribe.html")
+    if request.POST.get("action") == "resubscribe":
+        done = subscription.resubscribe(subscriber, _visitor(request))
+        return render(request, "accounts/resubscribed.html", {"done": done})
+    subscription.unsubscribe(subscriber)
+    return render(request, "accounts/unsubscribed.html")

@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "digest.admin_site.PaperwireAdminConfig",  # django.contrib.admin, dashboard as index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -216,6 +216,9 @@ INGEST_MINUTE_UTC = env_int("INGEST_MINUTE_UTC", 30, minimum=0)
 FETCH_ALLOW_PRIVATE = env_bool("FETCH_ALLOW_PRIVATE", False)
 FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 FETCH_TIMEOUT = env_float("FETCH_TIMEOUT", 30.0, minimum=0.1)
+FETCH_CONNECT_TIMEOUT = env_float("FETCH_CONNECT_TIMEOUT", 10.0, minimum=0.1)
+FETCH_READ_TIMEOUT = env_float("FETCH_READ_TIMEOUT", 20.0, minimum=0.1)
+FETCH_RETRIES = env_int("FETCH_RETRIES", 3, minimum=0)
 
 # Digests.
 DIGEST_CHUNK_SIZE = env_int("DIGEST_CHUNK_SIZE", 200, minimum=1)
@@ -233,3 +236,65 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Subscriber pages and page security (owner: subscriber-pages engineer).
+# An https SITE_URL switches on everything `manage.py check --deploy` asks for;
+# each piece can still be overridden from the environment.
+_HTTPS = SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header itself, or anyone could claim https.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_REFERRER_POLICY = "same-origin"  # token pages send no-referrer themselves
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+# No inline script or style anywhere: JS and CSS are static files, nothing from a CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Proxies in front of the web server that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts per hour
+PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 120, minimum=1)  # previews per minute
+SIGN_IN_LINKS_PER_DAY = env_int("SIGN_IN_LINKS_PER_DAY", 3, minimum=1)  # per address
+# Our own log lines never show a token from an emailed link's path.
+LOGGING.setdefault("filters", {})["redact_tokens"] = {"()": "accounts.redact.RedactTokens"}
+LOGGING["handlers"]["console"].setdefault("filters", []).append("redact_tokens")
+LOGGING.setdefault("loggers", {})["django.server"] = {"handlers": ["console"], "propagate": False}
+
+# Delivery (owner: delivery engineer). See docs/delivery.md.
+# A claimed digest not finished within its lease is taken over by the next dispatch tick;
+# each claim also gets len(chunk) / SEND_RATE_PER_SECOND seconds on top.
+DIGEST_LEASE_SECONDS = env_int("DIGEST_LEASE_SECONDS", 900, minimum=30)
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 5, minimum=1)
+SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 8, minimum=1)
+SEND_RETRIES = env_int("SEND_RETRIES", 4, minimum=0)
+SEND_RETRY_BACKOFF = env_float("SEND_RETRY_BACKOFF", 1.0, minimum=0.0)
+SEND_MAX_WAIT = env_float("SEND_MAX_WAIT", 120.0, minimum=0.0)
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+WEBHOOK_STALE_AFTER_DAYS = env_int("WEBHOOK_STALE_AFTER_DAYS", 7, minimum=1)
+if "WEBHOOK_SECRET" not in ANYMAIL:
+    # Anymail accepts anyone (with a warning) when no secret is set; an unguessable
+    # per-process secret makes a forgotten ANYMAIL_WEBHOOK_SECRET refuse everyone instead.
+    import secrets
+
+    ANYMAIL["WEBHOOK_SECRET"] = f"unset:{secrets.token_urlsafe(32)}"

@@ -155,6 +155,9 @@ class Digest(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which claim owns the row: a worker writes its own random token, then reads back
+    # the rows carrying it, so a bulk conditional UPDATE still says who won each row.
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     subject = models.CharField(max_length=300, blank=True)

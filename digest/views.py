@@ -2,24 +2,28 @@ from __future__ import annotations
 
 import datetime
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from digest.models import Listing, Paper
+from digest import daily
 
 
-def _papers_page(request, day: datetime.date | None):
-    if day is None:
-        day = Listing.objects.order_by("-day").values_list("day", flat=True).first()
-    papers = Paper.objects.listed_on(day).order_by("-upvotes", "id")[:100] if day else []
-    return render(request, "digest/day.html", {"day": day, "papers": papers})
+def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpResponse:
+    papers = daily.papers_of_day(day) if day else []
+    context = {
+        "day": day,
+        "papers": papers,
+        "neighbours": daily.neighbours(day) if day else None,
+        "is_latest": request.resolver_match.url_name == "home",
+    }
+    return render(request, "digest/day.html", context, status=200 if papers or not day else 404)
 
 
-def home(request):
-    return _papers_page(request, None)
+def home(request: HttpRequest) -> HttpResponse:
+    return _papers_page(request, daily.latest_day())
 
 
-def day(request, day: str):
+def day(request: HttpRequest, day: str) -> HttpResponse:
     try:
         parsed = datetime.date.fromisoformat(day)
     except ValueError:

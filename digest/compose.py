@@ -1,0 +1,277 @@
+"""The digest email: subject, plain-text part and HTML part, then the message to send.
+
+Every email is built the healthchecks way, by one function from three templates
+(``<name>-subject.txt``, ``<name>-body.txt``, ``<name>-body.html`` under
+``templates/digest/email/``). The text part is written by hand for reading, not
+derived from the HTML.
+
+The HTML template keeps its CSS in a ``<style>`` block; css-inline moves it onto the
+elements because Gmail and Outlook ignore most of a ``<style>`` block. Inlining is done
+once per template, on its source, rather than on every rendered email: see
+``_inlined_template``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import css_inline
+from anymail.message import AnymailMessage
+from django.conf import settings
+from django.dispatch import receiver
+from django.template import engines
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.autoreload import file_changed
+
+from accounts.links import absolute, manage_url, unsubscribe_url
+from accounts.tokens import make_token
+from digest.feedback import vote_token
+from digest.feedtext import excerpt, highlight, plain, safe_url, shorten_authors, wrap
+
+if TYPE_CHECKING:
+    from accounts.models import Subscriber
+    from digest.models import Digest, Paper
+
+TEMPLATE_DIR = "digest/email"
+ABSTRACT_CHARS = 300
+SUBJECT_TOPICS = 2
+
+
+class MatchLike(Protocol):
+    """What rendering reads of a ``digest.matching.Match``."""
+
+    paper: Paper
+    topic: str
+    terms: Sequence[str]
+    why: str
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class _StoredMatch:
+    """A DigestItem read back as a match, for the web view."""
+
+    paper: Paper
+    topic: str
+    terms: tuple[str, ...]
+    why: str
+
+
+# --- links ------------------------------------------------------------------------------
+
+
+def _link_maker(name: str) -> Callable[[str], str]:
+    """``absolute(reverse(name, args=[token]))`` for many tokens at the cost of one
+    reverse(): a digest has two feedback links per paper."""
+    marker = "0TOKEN0"
+    head, tail = absolute(reverse(name, args=[marker])).rsplit(marker, 1)
+    return lambda token: f"{head}{token}{tail}"
+
+
+def webview_url(subscriber: Subscriber, digest: Digest) -> str:
+    return _link_maker("digest_webview")(make_token("webview", subscriber.pk, d=digest.pk))
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def _paper_entry(subscriber: Subscriber, match: MatchLike, feedback: Callable[[str], str]) -> dict:
+    paper = match.paper
+    abstract = excerpt(plain(paper.abstract), ABSTRACT_CHARS)
+    return {
+        "title": plain(paper.title, limit=300) or "(untitled)",
+        "url": safe_url(paper.abs_url) or safe_url(paper.hf_url),
+        "authors": shorten_authors(paper.authors if isinstance(paper.authors, list) else []),
+        "upvotes": max(paper.upvotes or 0, 0),
+        "comments": max(paper.comments or 0, 0),
+        "topic": plain(match.topic, limit=100),
+        "why": plain(match.why, limit=300),
+        "abstract": abstract,
+        "abstract_lines": wrap(abstract),
+        "abstract_pieces": highlight(abstract, match.terms),
+        "pdf_url": safe_url(paper.pdf_url),
+        "code_url": safe_url(paper.code_url),
+        "hf_url": safe_url(paper.hf_url),
+        "project_url": safe_url(paper.project_url),
+        "more_url": feedback(vote_token(subscriber, paper, 1)),
+        "less_url": feedback(vote_token(subscriber, paper, -1)),
+    }
+
+
+def topics_of(matches: Sequence[MatchLike]) -> list[str]:
+    """The distinct topics of the matches, in the order of their best match."""
+    topics: list[str] = []
+    for match in matches:
+        topic = plain(match.topic, limit=40)
+        if topic and topic not in topics:
+            topics.append(topic)
+    return topics
+
+
+def followed_topics(subscriber: Subscriber) -> list[str]:
+    """What the subscriber follows, for "why you get this" (prefetch-friendly)."""
+    names = [topic.name for topic in subscriber.topics.all()]
+    names += [line.strip() for line in subscriber.own_topics.splitlines() if line.strip()]
+    return [plain(name, limit=60) for name in names]
+
+
+def _edition(subscriber: Subscriber, digest: Digest | None) -> datetime.date:
+    if digest is not None:
+        return digest.edition
+    try:
+        zone = ZoneInfo(subscriber.time_zone)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    return timezone.now().astimezone(zone).date()
+
+
+def render_digest(
+    subscriber: Subscriber, matches: Sequence[MatchLike], *, digest: Digest | None = None
+) -> RenderedDigest:
+    """The digest email for ``subscriber`` listing ``matches`` in the given order.
+
+    With ``digest`` the email links to its web view; without (a preview) it does not.
+    """
+    return render_email("digest", _digest_context(subscriber, matches, digest))
+
+
+def render_webview(digest: Digest) -> str:
+    """The HTML of a sent digest as the subscriber got it, from its stored items."""
+    items = digest.items.select_related("paper").order_by("rank", "pk")
+    matches = [_StoredMatch(item.paper, *_topic_and_terms(item.why), item.why) for item in items]
+    context = _digest_context(digest.subscriber, matches, digest)
+    context["webview_url"] = ""
+    return render_email("digest", context).html
+
+
+def _digest_context(
+    subscriber: Subscriber, matches: Sequence[MatchLike], digest: Digest | None
+) -> dict:
+    feedback = _link_maker("feedback")
+    entries = [_paper_entry(subscriber, match, feedback) for match in matches]
+    topics = topics_of(matches)
+    return {
+        "site_name": settings.SITE_NAME,
+        "site_url": safe_url(settings.SITE_URL),
+        "edition": _edition(subscriber, digest),
+        "count": len(entries),
+        "leading_topics": topics[:SUBJECT_TOPICS],
+        "other_topics": max(len(topics) - SUBJECT_TOPICS, 0),
+        "papers": entries,
+        "preheader": " · ".join(entry["title"] for entry in entries[:3]),
+        "followed_topics": followed_topics(subscriber),
+        "webview_url": webview_url(subscriber, digest) if digest is not None else "",
+        "manage_url": manage_url(),
+        "unsubscribe_url": unsubscribe_url(subscriber),
+        "postal_address": settings.POSTAL_ADDRESS,
+    }
+
+
+_WHY = re.compile(r'^(?P<topic>.+?):\s*(?P<terms>".*)$')
+
+
+def _topic_and_terms(why: str) -> tuple[str, tuple[str, ...]]:
+    """Read back ``knowledge distillation: "distillation", "teacher"`` as stored."""
+    found = _WHY.match(why or "")
+    if not found:
+        return why or "", ()
+    return found.group("topic"), tuple(re.findall(r'"([^"]+)"', found.group("terms")))
+
+
+def render_email(name: str, context: dict) -> RenderedDigest:
+    """Subject, text and HTML of the email ``name`` from its three templates."""
+    subject = render_to_string(f"{TEMPLATE_DIR}/{name}-subject.txt", context)
+    return RenderedDigest(
+        subject=" ".join(subject.split())[:250],
+        text=render_to_string(f"{TEMPLATE_DIR}/{name}-body.txt", context),
+        html=_inlined_template(f"{TEMPLATE_DIR}/{name}-body.html").render(context),
+    )
+
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@functools.cache
+def _inlined_template(name: str):
+    """The template ``name`` compiled from its source with the CSS already inlined.
+
+    Inlining the source once, not each rendered email, takes css-inline off the hot
+    path (bench/send.py measures both). It is sound because the HTML templates put
+    template tags only where an HTML parser keeps them in place: in text inside
+    cells and in attribute values (no tags between table rows, no filter arguments
+    in quotes inside attributes). tests/test_compose.py checks the result equals
+    inlining the rendered email.
+    """
+    source = engines["django"].get_template(name).template.source
+    return engines["django"].from_string(_INLINER.inline(source))
+
+
+@receiver(file_changed, dispatch_uid="digest.compose.template_changed")
+def _forget_inlined_templates(sender, file_path: Path, **kwargs) -> None:
+    # The development server reloads templates without restarting; follow it.
+    if file_path.suffix == ".html":
+        _inlined_template.cache_clear()
+
+
+# --- the message ------------------------------------------------------------------------
+
+
+def list_id() -> str:
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    name = plain(settings.SITE_NAME).replace("<", "").replace(">", "") or "Paperwire"
+    return f"{name} <digest.{host}>"
+
+
+def build_message(
+    subscriber: Subscriber,
+    rendered: RenderedDigest,
+    *,
+    digest: Digest | None = None,
+    to: str | None = None,
+) -> AnymailMessage:
+    """The email to hand to Anymail: both parts, list headers, tags and metadata.
+
+    ``to`` sends it elsewhere (a test send); the links stay the subscriber's.
+    """
+    unsubscribe = [f"<{unsubscribe_url(subscriber)}>"]
+    if settings.LIST_UNSUBSCRIBE_MAILTO:
+        unsubscribe.append(f"<mailto:{settings.LIST_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
+    message = AnymailMessage(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to or subscriber.email],
+        headers={
+            "List-Unsubscribe": ", ".join(unsubscribe),
+            # RFC 8058: mail clients may unsubscribe with one POST, no page in between.
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": list_id(),
+            # RFC 3834: auto-responders (vacation replies) must not answer.
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "OOF, AutoReply",
+        },
+        tags=["digest"],
+        metadata={"digest_id": digest.pk} if digest is not None else {},
+        # An open-tracking pixel is a remote image, and click tracking would route the
+        # signed links through the provider: neither, whatever the account's defaults.
+        track_opens=False,
+        track_clicks=False,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message

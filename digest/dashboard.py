@@ -1,0 +1,152 @@
+"""The figures on the admin dashboard, as plain functions of the database.
+
+Each function runs a fixed, small number of aggregate queries on indexed
+columns, so the dashboard stays quick on a large installation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Subscriber
+from digest.models import Digest, EmailEvent, Listing, Source, SourceRun
+
+# Large mailbox providers (Gmail, Yahoo) ask bulk senders to stay below 0.1% of
+# spam complaints and act against those who reach 0.3%.
+COMPLAINT_RATE_WARNING = 0.001
+COMPLAINT_RATE_LIMIT = 0.003
+# Above this a sending provider usually reviews or pauses the account.
+BOUNCE_RATE_WARNING = 0.02
+RATE_WINDOW = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` events out of ``sent`` digests, judged against two lines."""
+
+    count: int
+    sent: int
+    warning: float
+    limit: float | None = None
+
+    @property
+    def value(self) -> float:
+        return self.count / self.sent if self.sent else 0.0
+
+    @property
+    def percent(self) -> str:
+        return f"{self.value:.2%}"
+
+    @property
+    def level(self) -> str:
+        """ "ok", "warning" or "danger", for the page to colour the figure."""
+        if self.limit is not None and self.value >= self.limit:
+            return "danger"
+        if self.value >= self.warning:
+            return "warning"
+        return "ok"
+
+
+def day_start(now: dt.datetime) -> dt.datetime:
+    """Midnight UTC of ``now``'s UTC day: the dashboard's "today"."""
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def latest_day() -> dt.date | None:
+    """The most recent day any source listed papers for."""
+    return Listing.objects.order_by("-day").values_list("day", flat=True).first()
+
+
+def subscribers_by_status() -> list[tuple[str, str, int]]:
+    """(status, label, count) for every status, zeros included."""
+    counts = dict(
+        Subscriber.objects.order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return [(value, label, counts.get(value, 0)) for value, label in Subscriber.Status.choices]
+
+
+def pending_confirmations(now: dt.datetime) -> dict[str, int]:
+    """Pending subscribers, and how many of their confirmation links have expired."""
+    week_ago = now - dt.timedelta(days=7)
+    return Subscriber.objects.filter(status=Subscriber.Status.PENDING).aggregate(
+        total=Count("id"),
+        expired=Count("id", filter=Q(confirmation_sent_at__lt=week_ago)),
+    )
+
+
+def ingest_today(now: dt.datetime) -> list[Source]:
+    """Every source with today's (UTC) run totals annotated, and its last run's status."""
+    today = Q(runs__day=now.astimezone(dt.UTC).date())
+    return list(
+        Source.objects.annotate(
+            runs_today=Count("runs", filter=today),
+            new_today=Sum("runs__new", filter=today, default=0),
+            updated_today=Sum("runs__updated", filter=today, default=0),
+            rejected_today=Sum("runs__rejected", filter=today, default=0),
+        ).order_by("name")
+    )
+
+
+def digests_today(now: dt.datetime) -> dict[str, int]:
+    """Digests created since midnight UTC, by status."""
+    counts = dict(
+        Digest.objects.filter(created_at__gte=day_start(now))
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {value: counts.get(value, 0) for value in Digest.Status.values}
+
+
+def delivery_rates(now: dt.datetime, window: dt.timedelta = RATE_WINDOW) -> dict[str, Rate]:
+    """Bounce and complaint rates over ``window``: provider events per sent digest."""
+    since = now - window
+    sent = Digest.objects.filter(status=Digest.Status.SENT, created_at__gte=since).count()
+    events = EmailEvent.objects.filter(received_at__gte=since).aggregate(
+        bounced=Count("id", filter=Q(event_type="bounced")),
+        complained=Count("id", filter=Q(event_type="complained")),
+    )
+    return {
+        "bounce": Rate(events["bounced"], sent, BOUNCE_RATE_WARNING),
+        "complaint": Rate(events["complained"], sent, COMPLAINT_RATE_WARNING, COMPLAINT_RATE_LIMIT),
+    }
+
+
+def latest_errors(limit: int = 10) -> dict[str, list]:
+    """The most recent failed or partial source runs and failed digests."""
+    runs = (
+        SourceRun.objects.filter(status__in=[Source.Status.ERROR, Source.Status.PARTIAL])
+        .select_related("source")
+        .order_by("-started_at")[:limit]
+    )
+    digests = (
+        Digest.objects.filter(status=Digest.Status.FAILED)
+        .select_related("subscriber")
+        .order_by("-created_at")[:limit]
+    )
+    return {"runs": list(runs), "digests": list(digests)}
+
+
+def summary(now: dt.datetime | None = None) -> dict:
+    """Everything the dashboard shows, for the admin index's context."""
+    now = now or timezone.now()
+    return {
+        "now": now,
+        "subscribers": subscribers_by_status(),
+        "pending": pending_confirmations(now),
+        "sources": ingest_today(now),
+        "digests": digests_today(now),
+        "rates": delivery_rates(now),
+        "rate_window_days": RATE_WINDOW.days,
+        "complaint_limit": f"{COMPLAINT_RATE_LIMIT:.1%}",
+        "errors": latest_errors(),
+        "latest_day": latest_day(),
+    }

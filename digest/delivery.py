@@ -1,0 +1,389 @@
+"""Claiming and sending digests, exactly once per subscriber and edition.
+
+The rules (docs/delivery.md explains them at length):
+
+- A subscriber is due when active, not suppressed and ``next_send_at <= now``; the
+  edition is their local date at ``next_send_at``, so a beat that was down for hours
+  still sends each missed digest once, and the next send is scheduled after *now*.
+- A worker claims (subscriber, edition) by inserting the unique ``Digest`` row with its
+  own ``claim_token``, or by taking over a ``claimed`` row whose lease has expired (a
+  conditional UPDATE); it then reads back the rows carrying its token. A row it did not
+  win is someone else's.
+- A subscriber stays due until their digest is finished (sent, skipped or failed), in
+  the same transaction that advances ``next_send_at``: a lost queue message, a killed
+  worker or a provider outage only delays the digest to a later dispatch tick.
+- The moment the provider accepts a message, a marker goes into the cache; a worker
+  taking over a claim finds it and records the digest as sent without sending again.
+- Everything is done per chunk with a fixed number of queries, whatever its size.
+
+Candidate papers: those with a Listing on or after the edition date of the subscriber's
+previous sent digest (at most ``LOOKBACK_DAYS`` back; ``FIRST_DIGEST_DAYS`` for a first
+digest), minus papers already sent to them (matching excludes those).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from accounts.models import Subscriber
+from digest.handoff import Outcome, Result, hand_off
+from digest.models import Digest, DigestItem, Paper, Suppression
+from digest.schedule import local_date
+
+logger = logging.getLogger(__name__)
+
+LOOKBACK_DAYS = 7
+FIRST_DIGEST_DAYS = 1  # a first digest covers the edition day and the day before
+MARKER_TIMEOUT = 3 * 24 * 3600
+
+
+class NothingToSend(ValueError):
+    """The subscriber's topics match nothing new."""
+
+
+class SendFailed(RuntimeError):
+    """The provider did not accept a test digest."""
+
+
+@dataclass
+class ChunkReport:
+    """What one chunk did, for the task's return value and the command's summary."""
+
+    counts: Counter
+
+    def __str__(self) -> str:
+        return ", ".join(f"{count} {name}" for name, count in sorted(self.counts.items()))
+
+
+# Who is due --------------------------------------------------------------------------
+
+
+def sendable() -> Iterable[Subscriber]:
+    """Active subscribers whose address is not suppressed."""
+    return Subscriber.objects.active().exclude(email__in=Suppression.objects.values("email"))
+
+
+def due_subscriber_ids(now: dt.datetime | None = None) -> list[int]:
+    """Due subscribers not already held by a live claim, oldest due first."""
+    now = now or timezone.now()
+    held = Digest.objects.filter(status=Digest.Status.CLAIMED, lease_expires_at__gt=now)
+    return list(
+        sendable()
+        .filter(next_send_at__lte=now)
+        .exclude(id__in=held.values("subscriber_id"))
+        .order_by("next_send_at", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def schedule_unscheduled(now: dt.datetime | None = None) -> int:
+    """Give active subscribers without a next send time one (e.g. activated by a script)."""
+    now = now or timezone.now()
+    subscribers = list(Subscriber.objects.active().filter(next_send_at=None))
+    for subscriber in subscribers:
+        _reschedule(subscriber, now)
+    Subscriber.objects.bulk_update(subscribers, ["next_send_at"])
+    return len(subscribers)
+
+
+def chunks(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
+    size = size or settings.DIGEST_CHUNK_SIZE
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+# Sending one chunk ---------------------------------------------------------------------
+
+
+def send_chunk(
+    subscriber_ids: Sequence[int], now: dt.datetime | None = None, *, force: bool = False
+) -> ChunkReport:
+    """Claim, build and send the digests of these subscribers; safe to run twice.
+
+    ``force`` sends today's edition (local date at ``now``) whether or not it is due.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    subscribers = _load(subscriber_ids, now, force)
+    editions = {s.pk: _edition(s, now, force) for s in subscribers}
+    rate = settings.SEND_RATE_PER_SECOND
+    lease = now + dt.timedelta(
+        seconds=settings.DIGEST_LEASE_SECONDS + (len(subscribers) / rate if rate else 0)
+    )
+    with transaction.atomic():
+        owned, finished = _claim(subscribers, editions, token, now, lease)
+    counts: Counter = Counter(not_ours=len(subscribers) - len(owned) - len(finished))
+
+    by_id = {s.pk: s for s in subscribers}
+    recovered = _accepted_markers(owned)
+    exhausted = [d for d in owned if d.pk not in recovered and d.attempts > _max_attempts()]
+    fresh = [d for d in owned if d.pk not in recovered and d not in exhausted]
+    matches = _matches([by_id[d.subscriber_id] for d in fresh], editions)
+
+    messages, outcomes, items = [], {}, {}
+    for digest in fresh:
+        subscriber = by_id[digest.subscriber_id]
+        found = matches.get(subscriber.pk, [])
+        if not found:
+            outcomes[digest.pk] = None  # skipped
+            continue
+        try:
+            message = _build(subscriber, found, digest)
+        except Exception as exc:  # one bad paper or subscriber must not stop the chunk
+            logger.exception("could not build digest %s", digest.pk)
+            outcomes[digest.pk] = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
+            continue
+        items[digest.pk] = [
+            (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
+        ]
+        messages.append((digest.pk, message))
+
+    built = dict(messages)
+
+    def remember(digest_id, message_id: str) -> None:
+        message = built[digest_id]
+        marker = {"message_id": message_id, "subject": message.subject, "items": items[digest_id]}
+        cache.set(_marker_key(digest_id), marker, MARKER_TIMEOUT)
+
+    outcomes.update(hand_off(messages, on_accepted=remember))
+    for digest_id, marker in recovered.items():
+        outcomes[digest_id] = Outcome(Result.SENT, message_id=marker["message_id"])
+        items[digest_id] = [tuple(item) for item in marker["items"]]
+    for digest in exhausted:
+        outcomes[digest.pk] = Outcome(
+            Result.FAILED, error=f"gave up after {digest.attempts - 1} attempts: {digest.error}"
+        )
+    subjects = {key: m.subject for key, m in built.items()}
+    subjects.update({key: marker["subject"] for key, marker in recovered.items()})
+
+    with transaction.atomic():
+        counts += _record(owned, finished, by_id, outcomes, items, subjects, token, now)
+    cache.delete_many([_marker_key(d.pk) for d in owned])
+    return ChunkReport(+counts)
+
+
+def _load(ids: Sequence[int], now: dt.datetime, force: bool) -> list[Subscriber]:
+    # Status and suppression are checked here, when the chunk is sent, not only at
+    # dispatch: someone who unsubscribed in between is not mailed.
+    query = sendable().filter(id__in=list(ids))
+    if not force:
+        query = query.filter(next_send_at__lte=now)
+    # The email names the topics each subscriber follows: fetched once for the chunk.
+    return list(query.order_by("id").prefetch_related("topics"))
+
+
+def _edition(subscriber: Subscriber, now: dt.datetime, force: bool) -> dt.date:
+    moment = now if force or subscriber.next_send_at is None else subscriber.next_send_at
+    try:
+        return local_date(moment, subscriber.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("subscriber %s has a bad time zone %r", subscriber.pk, subscriber.time_zone)
+        return local_date(moment, "UTC")
+
+
+def _reschedule(subscriber: Subscriber, now: dt.datetime) -> None:
+    try:
+        subscriber.schedule_next(after=now)
+    except (ZoneInfoNotFoundError, ValueError):
+        subscriber.time_zone = "UTC"
+        subscriber.schedule_next(after=now)
+
+
+def _claim(
+    subscribers: list[Subscriber],
+    editions: dict[int, dt.date],
+    token: str,
+    now: dt.datetime,
+    lease: dt.datetime,
+) -> tuple[list[Digest], list[int]]:
+    """Return (digests this worker now owns, subscriber ids whose edition is finished)."""
+    if not subscribers:
+        return [], []
+    Digest.objects.bulk_create(
+        [
+            Digest(
+                subscriber_id=pk,
+                edition=edition,
+                claim_token=token,
+                lease_expires_at=lease,
+                attempts=1,
+                created_at=now,
+            )
+            for pk, edition in editions.items()
+        ],
+        ignore_conflicts=True,
+    )
+    pairs = Q()
+    for pk, edition in editions.items():
+        pairs |= Q(subscriber_id=pk, edition=edition)
+    # Take over claims whose worker died or gave up (lease expired).
+    Digest.objects.filter(pairs, status=Digest.Status.CLAIMED, lease_expires_at__lte=now).update(
+        claim_token=token, lease_expires_at=lease, attempts=F("attempts") + 1
+    )
+    owned, finished = [], []
+    for digest in Digest.objects.filter(pairs):
+        if digest.status == Digest.Status.CLAIMED:
+            if digest.claim_token == token:
+                owned.append(digest)
+        else:
+            finished.append(digest.subscriber_id)
+    return owned, finished
+
+
+def _max_attempts() -> int:
+    return settings.DIGEST_MAX_ATTEMPTS
+
+
+def _marker_key(digest_id: int) -> str:
+    return f"digest:accepted:{digest_id}"
+
+
+def _accepted_markers(owned: list[Digest]) -> dict[int, dict]:
+    """Digests a previous owner handed to the provider but died before recording."""
+    taken_over = [d.pk for d in owned if d.attempts > 1]
+    if not taken_over:
+        return {}
+    found = cache.get_many([_marker_key(pk) for pk in taken_over])
+    return {pk: found[_marker_key(pk)] for pk in taken_over if _marker_key(pk) in found}
+
+
+def _since(edition: dt.date, previous: dt.date | None) -> dt.date:
+    if previous is None:
+        return edition - dt.timedelta(days=FIRST_DIGEST_DAYS)
+    return max(previous, edition - dt.timedelta(days=LOOKBACK_DAYS))
+
+
+def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dict[int, list]:
+    """Each subscriber's matches among their candidate papers, in a fixed number of queries.
+
+    Subscribers are grouped by the first listing day they may see (a handful of distinct
+    days: at most LOOKBACK_DAYS + 2), and matching runs once per group.
+    """
+    from digest.matching import select_for_subscribers
+
+    if not subscribers:
+        return {}
+    previous = dict(
+        Digest.objects.filter(
+            subscriber_id__in=[s.pk for s in subscribers], status=Digest.Status.SENT
+        )
+        .values("subscriber_id")
+        .annotate(last=Max("edition"))
+        .values_list("subscriber_id", "last")
+    )
+    groups: dict[dt.date, list[Subscriber]] = defaultdict(list)
+    for subscriber in subscribers:
+        groups[_since(editions[subscriber.pk], previous.get(subscriber.pk))].append(subscriber)
+    papers = list(
+        Paper.objects.filter(listings__day__gte=min(groups))
+        .annotate(last_listed=Max("listings__day"))
+        .order_by("-last_listed", "-upvotes", "pk")
+    )
+    found: dict[int, list] = {}
+    for since, members in groups.items():
+        found.update(select_for_subscribers(members, [p for p in papers if p.last_listed >= since]))
+    return found
+
+
+def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):
+    from digest.compose import build_message, render_digest
+
+    rendered = render_digest(subscriber, matches, digest=digest)
+    return build_message(subscriber, rendered, digest=digest, to=to)
+
+
+def _record(
+    owned: list[Digest],
+    finished: list[int],
+    by_id: dict[int, Subscriber],
+    outcomes: dict[int, Outcome | None],
+    items: dict[int, list[tuple]],
+    subjects: dict[int, str],
+    token: str,
+    now: dt.datetime,
+) -> Counter:
+    """Write every outcome of the chunk: a fixed number of queries."""
+    counts: Counter = Counter()
+    done_subscribers = [by_id[pk] for pk in finished]
+    new_items = []
+    for digest in owned:
+        outcome = outcomes.get(digest.pk)
+        digest.subject = subjects.get(digest.pk, "")[:300]
+        if outcome is None:
+            digest.status = Digest.Status.SKIPPED
+        elif outcome.result is Result.RETRY:
+            # Released: the next dispatch tick takes it over (attempts counts up).
+            digest.lease_expires_at = now
+            digest.error = outcome.error
+            counts["retry"] += 1
+            continue
+        elif outcome.result is Result.SENT:
+            digest.status = Digest.Status.SENT
+            digest.sent_at = timezone.now()
+            digest.message_id = outcome.message_id[:200]
+            new_items += [
+                DigestItem(digest=digest, paper_id=paper, rank=rank, score=score, why=why)
+                for paper, rank, score, why in items.get(digest.pk, [])
+            ]
+        else:
+            digest.status = Digest.Status.FAILED
+            digest.error = outcome.error
+        digest.lease_expires_at = None
+        counts[digest.status] += 1
+        done_subscribers.append(by_id[digest.subscriber_id])
+    # Only rows still carrying our token: a claim taken over meanwhile is the new owner's.
+    Digest.objects.filter(claim_token=token).bulk_update(
+        owned, ["status", "subject", "sent_at", "message_id", "error", "lease_expires_at"]
+    )
+    DigestItem.objects.bulk_create(new_items, ignore_conflicts=True)
+    for subscriber in done_subscribers:
+        _reschedule(subscriber, now)
+    Subscriber.objects.bulk_update(done_subscribers, ["next_send_at", "time_zone"])
+    return counts
+
+
+# For the pages, the admin and the commands --------------------------------------------
+
+
+def plan(
+    subscriber_ids: Sequence[int], now: dt.datetime | None = None, *, force: bool = False
+) -> list[tuple[Subscriber, list]]:
+    """What ``send_chunk`` would send to each of these subscribers, changing nothing."""
+    now = now or timezone.now()
+    subscribers = _load(subscriber_ids, now, force)
+    editions = {s.pk: _edition(s, now, force) for s in subscribers}
+    found = _matches(subscribers, editions)
+    return [(s, found.get(s.pk, [])) for s in subscribers]
+
+
+def preview_digest(subscriber: Subscriber, now: dt.datetime | None = None):
+    """The digest this subscriber would get now (a RenderedDigest), or None if nothing new."""
+    from digest.compose import render_digest
+
+    now = now or timezone.now()
+    edition = _edition(subscriber, now, force=True)
+    matches = _matches([subscriber], {subscriber.pk: edition}).get(subscriber.pk, [])
+    return render_digest(subscriber, matches) if matches else None
+
+
+def send_test_digest(subscriber: Subscriber, to_email: str) -> None:
+    """Send what this subscriber would get now to ``to_email``; nothing is recorded."""
+    edition = _edition(subscriber, timezone.now(), force=True)
+    matches = _matches([subscriber], {subscriber.pk: edition}).get(subscriber.pk, [])
+    if not matches:
+        raise NothingToSend(f"nothing new matches the topics of {subscriber.email}")
+    message = _build(subscriber, matches, None, to=to_email)
+    outcome = hand_off([("test", message)])["test"]
+    if outcome.result is not Result.SENT:
+        raise SendFailed(outcome.error)

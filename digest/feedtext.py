@@ -1,0 +1,174 @@
+"""Feed text made fit for an email: every field a feed gave us is untrusted.
+
+Titles, abstracts and author names are stored as the feeds gave them. Whatever ingest
+did, this module assumes they may still carry markup (a feed's HTML description, or a
+hostile one): ``plain()`` removes elements and tags, and the templates escape what
+remains. ``highlight()`` finds the matched terms and hands the template plain pieces
+to escape, so no feed character reaches the HTML unescaped. ``safe_url()`` lets only
+http(s) links through. Plain Python, no Django imports.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
+
+from digest.text import fold
+
+# Elements whose content is code or invisible, dropped with what they hold. An element
+# left unclosed runs to the end of the text: it is dropped to the end too.
+_DROP_ELEMENTS = re.compile(
+    r"<(script|style|iframe|object|embed|noscript|template|svg|math|xmp|plaintext)\b.*?"
+    r"(?:</\1\s*>|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<![a-z][^>]*>", re.I | re.S)
+# Tags of real HTML elements only, so that TeX such as "$0<x<1$" is not taken for one.
+_TAG = re.compile(
+    r"</?(?:a|abbr|b|base|bdi|bdo|big|blockquote|body|br|button|caption|center|cite|code|col|"
+    r"dd|del|details|dfn|div|dl|dt|em|font|form|frame|frameset|h[1-6]|head|header|hr|html|i|"
+    r"img|input|ins|kbd|label|li|link|main|mark|marquee|meta|nav|ol|option|p|param|pre|q|s|"
+    r"samp|section|select|small|source|span|strike|strong|sub|summary|sup|table|tbody|td|"
+    r"textarea|tfoot|th|thead|title|tr|tt|u|ul|var|video|audio|wbr|applet|"
+    r"script|style|iframe|object|embed|noscript|template|svg|math|xmp|plaintext)"
+    r"(?=[\s/>])[^>]*(?:>|\Z)",
+    re.IGNORECASE,
+)
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def plain(value: object, *, limit: int | None = None) -> str:
+    """Feed text as one line of plain text: no elements, no tags, spaces collapsed.
+
+    Dropping runs until nothing changes, so "<scr<script></script>ipt>" cannot
+    reassemble into an element; then every remaining tag goes.
+    """
+    text = "" if value is None else str(value)
+    for _ in range(5 if "<" in text else 0):
+        cleaned = _DROP_ELEMENTS.sub("", _COMMENT.sub("", text))
+        if cleaned == text:
+            break
+        text = cleaned
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    text = " ".join(text.split())
+    if limit is not None:
+        text = excerpt(text, limit)
+    return text
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """The start of ``text``, at most about ``limit`` characters, cut at a word, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    space = cut.rfind(" ")
+    # A single 300-character "word" (a URL, a hostile string) is cut where it is.
+    cut = cut[:space] if space > limit // 2 else cut[:limit]
+    return cut.rstrip(" ,;:.-\u2013\u2014(") + "…"
+
+
+def highlight(text: str, terms: Iterable[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into pieces, True for each whole-word occurrence of a term.
+
+    Terms match in any case and with or without accents (matching gives them folded,
+    "scholkopf" for "Schölkopf"). The pieces stay plain text for the template engine
+    to escape, so a highlight never lets feed markup through, and a term such as "amp"
+    never lands inside an entity.
+    """
+    pattern = _terms_pattern(tuple(terms))
+    if pattern is None or not text:
+        return [(text, False)] if text else []
+    folded, origin = _folded(text)
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for found in pattern.finditer(folded):
+        start, end = found.span()
+        if origin is not None:
+            start, end = origin[start], origin[end - 1] + 1
+        if start < position:
+            continue
+        if start > position:
+            pieces.append((text[position:start], False))
+        pieces.append((text[start:end], True))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces
+
+
+@functools.lru_cache(maxsize=1024)
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern | None:
+    # Longest first, so "language models" wins over "language".
+    words = sorted({fold(term.strip()) for term in terms if term and term.strip()}, key=len)
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(word) for word in reversed(words))
+    return re.compile(rf"(?<!\w)({alternatives})(?!\w)")
+
+
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """``fold(text)`` and, for each of its characters, the index it came from in ``text``
+    (None when every character folds to exactly one, the usual case)."""
+    folds = {char: _fold_char(char) for char in set(text)}
+    if all(len(piece) == 1 for piece in folds.values()):
+        return text.translate(str.maketrans(folds)), None
+    # Some character folds to several ("…" to "...") or none: map each back.
+    pieces = [folds[char] for char in text]
+    origin = [index for index, piece in enumerate(pieces) for _ in piece]
+    return "".join(pieces), origin
+
+
+_fold_char = functools.lru_cache(maxsize=4096)(fold)
+
+
+def wrap(text: str, width: int = 72) -> str:
+    """Lines of at most ``width`` characters, broken at spaces (a longer word stands alone).
+
+    For the plain-text part; a greedy loop, several times faster than ``textwrap``."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def shorten_authors(authors: Sequence[object], *, shown: int = 3) -> str:
+    """ "A, B and C"; past ``shown + 1`` names, "A, B, C, … and 12 others"."""
+    if len(authors) > shown + 1:
+        # Only the names shown are cleaned: a collaboration lists hundreds.
+        names = [name for name in map(_author_name, authors[:shown]) if name]
+        others = len(authors) - len(names)
+        return f"{', '.join(names)}, … and {others} others" if names else f"{others} authors"
+    names = [name for name in map(_author_name, authors) if name]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _author_name(author: object) -> str:
+    # Feeds give names as strings; the Hugging Face API as {"name": ...} objects.
+    name = author.get("name", "") if isinstance(author, dict) else author
+    return plain(name, limit=80)
+
+
+def safe_url(url: object) -> str:
+    """``url`` when it is an absolute http(s) link, else "" (javascript:, data:, relative…)."""
+    text = str(url or "").strip()
+    if not text or _SPACE_OR_CONTROL.search(text):
+        return ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return ""
+    return text

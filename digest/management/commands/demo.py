@@ -1,0 +1,104 @@
+"""Load a small, realistic demo: sources, the sample feeds in digest/demo/, and a few
+active subscribers. Run by ``python3 dev.py run``; safe to run again (nothing is doubled).
+
+The samples are listed as *today's* papers, so a digest previewed or sent right away has
+something to show. The demo sources are disabled, so a local service never reaches the
+internet unless an operator enables one in the admin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from accounts.models import Subscriber
+from digest.ingest import ingest_file
+from digest.models import Source, Topic
+
+DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
+
+# (source name, kind, params, files)
+SOURCES = [
+    (
+        "Demo: Hugging Face Daily Papers",
+        Source.Kind.HF_DAILY,
+        {},
+        ["hf_daily_papers_2026-08-20.json"],
+    ),
+    (
+        "Demo: arXiv cs.AI, cs.CL, cs.LG",
+        Source.Kind.ARXIV_LISTING,
+        {"categories": ["cs.AI", "cs.CL", "cs.LG"]},
+        [
+            "arxiv_rss2_rss.arxiv.org_cs.AI_trimmed.xml",
+            "arxiv_rss2_rss.arxiv.org_cs.CL_trimmed.xml",
+            "arxiv_rss2_rss.arxiv.org_cs.LG_trimmed.xml",
+        ],
+    ),
+    ("Demo: Daily Papers page (Aug 29)", Source.Kind.FEED, {}, ["daily-papers-aug29.rss"]),
+]
+
+# Created only when the catalogue is empty: an operator's own catalogue is left alone.
+TOPICS = [
+    ("Large language models", '"language model", LLM', "Training, evaluating and using LLMs."),
+    ("Mixture of experts", '"mixture of experts", MoE', "Sparse expert models and routing."),
+    ("Knowledge distillation", "knowledge distillation", "Teacher-student training."),
+    ("AI agents", "agent*", "Agents that plan, use tools and act."),
+    ("Computer vision", "vision, image*", "Images, video and multimodal models."),
+]
+
+SUBSCRIBERS = [
+    ("ada@example.com", ["Large language models", "AI agents"], "Europe/London", 7),
+    ("grace@example.com", ["Mixture of experts", "Knowledge distillation"], "America/New_York", 8),
+    ("alan@example.com", ["Computer vision"], "Asia/Tokyo", 6),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo sources, papers and subscribers (idempotent)."
+
+    def handle(self, *args, **options):
+        today = timezone.now().date()
+        for name, kind, params, files in SOURCES:
+            source, created = Source.objects.get_or_create(
+                name=name, defaults={"kind": kind, "params": params, "enabled": False}
+            )
+            self.stdout.write(f"{'Created' if created else 'Found'} source {name!r}")
+            for filename in files:
+                run = ingest_file(DEMO_DIR / filename, source, today)
+                self.stdout.write(
+                    f"  {filename}: {run.new} new, {run.updated} updated, "
+                    f"{run.unchanged} unchanged, {run.rejected} rejected ({run.status})"
+                )
+
+        if not Topic.objects.exists():
+            for order, (name, query, description) in enumerate(TOPICS):
+                Topic.objects.create(name=name, query=query, description=description, order=order)
+            self.stdout.write(f"Created {len(TOPICS)} catalogue topics")
+        topics = list(Topic.objects.order_by("order", "name"))
+        by_name = {topic.name: topic for topic in topics}
+
+        for email, names, time_zone, hour in SUBSCRIBERS:
+            subscriber, created = Subscriber.objects.get_or_create(
+                email=email,
+                defaults={
+                    "status": Subscriber.Status.ACTIVE,
+                    "time_zone": time_zone,
+                    "send_hour": hour,
+                    "confirmed_at": timezone.now(),
+                },
+            )
+            if created:
+                subscriber.schedule_next()
+                subscriber.save()
+                # On an operator's own catalogue, fall back to its first two topics.
+                chosen = [by_name[name] for name in names if name in by_name] or topics[:2]
+                subscriber.topics.set(chosen)
+            self.stdout.write(
+                f"{'Created' if created else 'Found'} subscriber {email} "
+                f"({', '.join(t.name for t in subscriber.topics.all())}), "
+                f"next digest {subscriber.next_send_at:%Y-%m-%d %H:%M} UTC"
+            )
+        self.stdout.write(self.style.SUCCESS("Demo ready."))

@@ -1,0 +1,234 @@
+"""Matching papers to topics and subscribers: the thin database layer over the pure
+engine (``topic_language`` parses, ``paper_index`` evaluates, ``ranking`` scores and cuts).
+
+The index of a set of papers is built once per process and reused while the papers are
+unchanged, so a worker sending many chunks of one day's digests builds it once and
+evaluates each distinct topic once. See docs/matching.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from digest import ranking
+from digest import topic_language as tl
+from digest.models import DigestItem, Feedback, Paper, Topic
+from digest.paper_index import Doc, PaperIndex
+from digest.topic_language import TopicSyntaxError
+
+if TYPE_CHECKING:
+    from accounts.models import Subscriber
+
+__all__ = ["Match", "TopicSyntaxError", "check_topic", "match_topic", "select_for_subscribers"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Match:
+    paper: Paper
+    score: float
+    topic: str  # the catalogue topic's name, or the text the subscriber typed
+    terms: tuple[str, ...]  # words as written in the paper, to highlight
+    why: str  # 'knowledge distillation: "distillation", "teacher"'
+
+
+def check_topic(text: str) -> None:
+    """Raise TopicSyntaxError (with ``.position``) if ``text`` is not a valid topic."""
+    tl.parse(text)
+
+
+def doc_of(paper: Paper) -> Doc:
+    authors = paper.authors if isinstance(paper.authors, list) else []
+    categories = paper.categories if isinstance(paper.categories, list) else []
+    return Doc(
+        title=paper.title or "",
+        abstract=paper.abstract or "",
+        authors=tuple(a.get("name", "") if isinstance(a, dict) else str(a) for a in authors),
+        categories=tuple(str(c) for c in categories),
+        upvotes=paper.upvotes or 0,
+        arxiv_id=paper.arxiv_id or "",
+    )
+
+
+class DayIndex:
+    """The index of one set of papers with each distinct topic's ranked result."""
+
+    def __init__(self, papers: list[Paper]) -> None:
+        self.index = PaperIndex([doc_of(p) for p in papers])
+        self.popular = ranking.popularity(self.index.docs)
+        self.number = {p.pk: n for n, p in enumerate(papers)}
+        self.by_arxiv_id: dict[str, Doc | None] = {
+            p.arxiv_id.lower(): self.index.docs[n] for n, p in enumerate(papers) if p.arxiv_id
+        }
+        self.queries: list[str] = []
+        self.results: dict[str, ranking.Ranked | None] = {}
+        self.lock = threading.Lock()
+
+    def load_like(self, nodes: Sequence[tl.Node]) -> None:
+        """Fetch, in one query, the papers that "more like" topics name and we lack."""
+        wanted = {i for node in nodes for i in _like_ids(node)} - self.by_arxiv_id.keys()
+        if not wanted:
+            return
+        found = Paper.objects.filter(arxiv_id__in=wanted).only("title", "abstract", "arxiv_id")
+        for paper in found:
+            self.by_arxiv_id[paper.arxiv_id.lower()] = doc_of(paper)
+        for missing in wanted - self.by_arxiv_id.keys():
+            self.by_arxiv_id[missing] = None
+
+    def ranked(self, query: str, node: tl.Node) -> ranking.Ranked:
+        with self.lock:
+            if query not in self.results:
+                like = {k: v for k, v in self.by_arxiv_id.items() if v is not None}
+                hits = self.index.evaluate(node, like)
+                self.results[query] = ranking.rank(hits, self.popular, len(self.queries))
+                self.queries.append(query)
+            return self.results[query]
+
+    def match(
+        self, score: float, doc: int, ranked: ranking.Ranked, label: str, papers: Sequence[Paper]
+    ) -> Match:
+        terms = self.index.highlight(doc, ranked.hits[doc][1])
+        why = f"{label}: " + ", ".join(f'"{t}"' for t in terms[:4]) if terms else label
+        return Match(papers[doc], round(score, 4), label, terms, why)
+
+
+_cache: dict[tuple, DayIndex] = {}
+_cache_lock = threading.Lock()
+
+
+def day_index(papers: Sequence[Paper]) -> DayIndex:
+    """The index of these papers, reused while none of them changed."""
+    key = tuple((p.pk, p.updated_at, p.upvotes) for p in papers)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is None:
+            _cache.clear()  # one day's index at a time is what the workers need
+            cached = _cache[key] = DayIndex(list(papers))
+        return cached
+
+
+def match_topic(
+    text: str, papers: QuerySet[Paper] | None = None, *, day: datetime.date | None = None
+) -> list[Match]:
+    """Every paper ``text`` matches, best first (all papers, or those listed on ``day``)."""
+    node = tl.parse(text)
+    papers = Paper.objects.all() if papers is None else papers
+    if day is not None:
+        papers = papers.filter(listings__day=day).distinct()
+    papers = list(papers.order_by("pk"))
+    index = day_index(papers)
+    index.load_like([node])
+    ranked = index.ranked(text, node)
+    return [index.match(-neg, doc, ranked, text, papers) for neg, doc, _ in ranked.entries]
+
+
+def select_for_subscribers(
+    subscribers: Sequence[Subscriber], papers: Sequence[Paper]
+) -> dict[int, list[Match]]:
+    """Each subscriber's matches among ``papers``, best first, without papers already
+    sent to them, with their feedback, ``min_score`` and ``max_papers`` applied.
+
+    Three queries whatever the number of subscribers (a fourth when a "more like" topic
+    names a paper outside ``papers``). A topic that does not parse is logged and skipped."""
+    ids = [s.pk for s in subscribers]
+    if not ids:
+        return {}
+    papers = list(papers)
+    index = day_index(papers)
+    topics = _topics_by_subscriber(ids)
+    sent = _sent(ids, [p.pk for p in papers], index.number)
+    votes = _votes(ids)
+
+    parsed: dict[str, tl.Node | None] = {}
+    wanted: dict[int, list[tuple[str, str]]] = {}
+    for subscriber in subscribers:
+        lines = [line.strip() for line in subscriber.own_topics.splitlines() if line.strip()]
+        pairs = topics.get(subscriber.pk, []) + [(line, line) for line in lines]
+        wanted[subscriber.pk] = pairs
+        for query, _ in pairs:
+            if query not in parsed:
+                parsed[query] = _parse_or_log(query, subscriber.pk)
+    index.load_like([node for node in parsed.values() if node is not None])
+
+    out: dict[int, list[Match]] = {}
+    for subscriber in subscribers:
+        chosen: dict[int, tuple[str, ranking.Ranked]] = {}
+        for query, label in wanted[subscriber.pk]:
+            if parsed[query] is not None:
+                ranked = index.ranked(query, parsed[query])
+                chosen.setdefault(ranked.number, (label, ranked))
+        mine = votes.get(subscriber.pk)
+        picks = ranking.select(
+            [ranked for _, ranked in chosen.values()],
+            cap=subscriber.max_papers,
+            min_score=subscriber.min_score,
+            exclude=sent.get(subscriber.pk, frozenset()),
+            taste=ranking.Taste.from_feedback(index.index, mine) if mine else None,
+            index=index.index,
+        )
+        out[subscriber.pk] = [
+            index.match(score, doc, chosen[topic][1], chosen[topic][0], papers)
+            for score, doc, topic in picks
+        ]
+    return out
+
+
+def _parse_or_log(query: str, subscriber_id: int) -> tl.Node | None:
+    try:
+        return tl.parse(query)
+    except TopicSyntaxError as error:
+        log.warning("Skipping topic %r of subscriber %s: %s", query, subscriber_id, error)
+        return None
+
+
+def _topics_by_subscriber(ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Catalogue topics as (query, name) per subscriber, in the catalogue's order."""
+    through = Topic.subscribers.through
+    rows = (
+        through.objects.filter(subscriber_id__in=ids)
+        .order_by("topic__order", "topic__name")
+        .values_list("subscriber_id", "topic__query", "topic__name")
+    )
+    out: dict[int, list[tuple[str, str]]] = {}
+    for subscriber_id, query, name in rows:
+        out.setdefault(subscriber_id, []).append((query, name))
+    return out
+
+
+def _sent(ids: list[int], paper_ids: list[int], number: dict[int, int]) -> dict[int, set[int]]:
+    """Per subscriber, the papers (as index numbers) already in one of their sent digests."""
+    rows = DigestItem.objects.filter(
+        digest__subscriber_id__in=ids, digest__status="sent", paper_id__in=paper_ids
+    ).values_list("digest__subscriber_id", "paper_id")
+    out: dict[int, set[int]] = {}
+    for subscriber_id, paper_id in rows:
+        out.setdefault(subscriber_id, set()).add(number[paper_id])
+    return out
+
+
+def _votes(ids: list[int]) -> dict[int, list[tuple[Doc, int]]]:
+    rows = Feedback.objects.filter(subscriber_id__in=ids).values_list(
+        "subscriber_id", "value", "paper__title", "paper__abstract"
+    )
+    out: dict[int, list[tuple[Doc, int]]] = {}
+    for subscriber_id, value, title, abstract in rows:
+        out.setdefault(subscriber_id, []).append((Doc(title, abstract or ""), value))
+    return out
+
+
+def _like_ids(node: tl.Node) -> list[str]:
+    if isinstance(node, tl.Like):
+        return [node.arxiv_id]
+    if isinstance(node, tl.And):
+        return [i for child in node.include + node.exclude for i in _like_ids(child)]
+    if isinstance(node, tl.Or):
+        return [i for child in node.options for i in _like_ids(child)]
+    return []

@@ -1,0 +1,326 @@
+"""An in-memory index of one day's papers and the evaluation of topics against it.
+
+Built once per set of papers; each distinct topic is then evaluated once, whatever the
+number of subscribers who follow it. Plain Python, no Django imports: the benchmark and
+the relevance test use it directly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from digest import topic_language as tl
+from digest.text import STOP_WORDS, acronyms, clean, fold, tokens
+
+# BM25F: a word in the title counts as TITLE_WEIGHT words in the abstract.
+TITLE_WEIGHT = 3.0
+K1 = 1.2
+B = 0.75
+# Words of a concept must sit within this many extra positions of each other
+# ("sampled negative examples" for "negative sampling"; not two sentences apart).
+SLOP = 2
+# "more like" takes the LIKE_LIMIT papers most similar to the given one (cosine of
+# tf-idf vectors), if at least LIKE_MIN_SIMILARITY.
+LIKE_MIN_SIMILARITY = 0.1
+LIKE_LIMIT = 25
+LIKE_WEIGHT = 10.0
+FIELDS = ("title", "abstract")
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """What matching needs of a paper."""
+
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    upvotes: int = 0
+    arxiv_id: str = ""
+
+
+# A topic's result: for each matching paper (its position in the index), the
+# relevance and the stems that matched (for the "why").
+Hits = dict[int, tuple[float, frozenset[str]]]
+Positions = dict[int, list[int]]
+
+
+class PaperIndex:
+    def __init__(self, docs: Sequence[Doc]) -> None:
+        self.docs = list(docs)
+        self.size = len(self.docs)
+        self.postings: dict[str, dict[str, Positions]] = {f: defaultdict(dict) for f in FIELDS}
+        self.lengths: dict[str, list[int]] = {f: [] for f in FIELDS}
+        self.surfaces: list[dict[str, list[str]]] = []
+        self.acronym_docs: dict[str, set[int]] = defaultdict(set)
+        self.authors: list[list[tuple[str, ...]]] = []
+        self.categories: list[set[str]] = []
+        self.stem_of: dict[str, str] = {}
+        self._vectors: list[dict[str, float]] | None = None
+        for number, doc in enumerate(self.docs):
+            self._add(number, doc)
+        self.vocabulary = sorted(self.stem_of)
+        self.average = {
+            f: (sum(self.lengths[f]) / self.size if self.size else 1.0) or 1.0 for f in FIELDS
+        }
+        self.postings = {f: dict(p) for f, p in self.postings.items()}
+        title, abstract = self.postings["title"], self.postings["abstract"]
+        self.df = {
+            stem: len(title.get(stem, {}).keys() | abstract.get(stem, {}).keys())
+            for stem in title.keys() | abstract.keys()
+        }
+
+    def _add(self, number: int, doc: Doc) -> None:
+        surfaces: dict[str, list[str]] = {}
+        for name, text in (("title", doc.title), ("abstract", doc.abstract)):
+            text = clean(text)
+            found = tokens(text)
+            for token in found:
+                self.postings[name][token.stem].setdefault(number, []).append(token.position)
+                forms = surfaces.setdefault(token.stem, [])
+                if token.surface not in forms:
+                    forms.append(token.surface)
+                self.stem_of[token.surface] = token.stem
+            self.lengths[name].append(len(found))
+            for acronym in acronyms(text):
+                self.acronym_docs[acronym].add(number)
+        self.surfaces.append(surfaces)
+        self.authors.append([tuple(tl.name_words(a)) for a in doc.authors])
+        self.categories.append({fold(c) for c in doc.categories})
+
+    # Evaluation ---------------------------------------------------------------
+
+    def evaluate(self, node: tl.Node, like: dict[str, Doc] | None = None) -> Hits:
+        """The papers a parsed topic matches, with their relevance (BM25F-like)."""
+        if isinstance(node, tl.Concept):
+            return self._scored(self._concept(node), node.field, frozenset(_flat(node.units)))
+        if isinstance(node, tl.Phrase):
+            counts = {f: self._run(node.stems, node.joined, f) for f in _fields(node.field)}
+            return self._scored(counts, node.field, frozenset(node.stems))
+        if isinstance(node, tl.Prefix):
+            return self._prefix(node)
+        if isinstance(node, tl.Author):
+            return self._constant(self._author_docs(node), frozenset())
+        if isinstance(node, tl.Category):
+            return self._constant(self._category_docs(node), frozenset())
+        if isinstance(node, tl.Like):
+            return self._like((like or {}).get(node.arxiv_id), node.arxiv_id)
+        if isinstance(node, tl.And):
+            return self._and(node, like)
+        return self._or(node, like)
+
+    def _and(self, node: tl.And, like: dict[str, Doc] | None) -> Hits:
+        parts = sorted((self.evaluate(child, like) for child in node.include), key=len)
+        hits = dict(parts[0])
+        for part in parts[1:]:
+            hits = {
+                doc: (score + part[doc][0], stems | part[doc][1])
+                for doc, (score, stems) in hits.items()
+                if doc in part
+            }
+        for child in node.exclude:
+            if hits:
+                for doc in self.evaluate(child, like):
+                    hits.pop(doc, None)
+        return hits
+
+    def _or(self, node: tl.Or, like: dict[str, Doc] | None) -> Hits:
+        hits: Hits = {}
+        for child in node.options:
+            for doc, (score, stems) in self.evaluate(child, like).items():
+                old = hits.get(doc)
+                hits[doc] = (score + old[0], stems | old[1]) if old else (score, stems)
+        return hits
+
+    def _scored(self, counts: dict[str, Counter], field: str | None, stems: frozenset[str]) -> Hits:
+        docs = set().union(*(c.keys() for c in counts.values()))
+        if not docs:
+            return {}
+        df = len(docs)
+        idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        hits: Hits = {}
+        for doc in docs:
+            weighted = 0.0
+            for name, count in counts.items():
+                tf = count.get(doc, 0)
+                if tf:
+                    norm = 1 - B + B * self.lengths[name][doc] / self.average[name]
+                    weighted += (TITLE_WEIGHT if name == "title" else 1.0) * tf / norm
+            hits[doc] = (idf * weighted * (K1 + 1) / (K1 + weighted), stems)
+        return hits
+
+    def _constant(self, docs: Iterable[int], stems: frozenset[str]) -> Hits:
+        docs = list(docs)
+        idf = math.log(1 + (self.size - len(docs) + 0.5) / (len(docs) + 0.5)) if docs else 0.0
+        return dict.fromkeys(docs, (idf, stems))
+
+    def _concept(self, node: tl.Concept) -> dict[str, Counter]:
+        counts: dict[str, Counter] = {}
+        for name in _fields(node.field):
+            runs = [
+                self._positions(u, j, name) for u, j in zip(node.units, node.joined, strict=True)
+            ]
+            found: Counter = Counter()
+            if len(runs) == 1:
+                found.update({doc: len(p) for doc, p in runs[0].items()})
+            elif all(runs):
+                smallest = min(runs, key=len)
+                span = sum(len(u) for u in node.units) - 1 + SLOP
+                for doc in smallest:
+                    if all(doc in run for run in runs):
+                        near = _near(_positions_of(runs, doc), span)
+                        if near:
+                            found[doc] = near
+            for acronym in node.acronyms:
+                for doc, positions in self.postings[name].get(acronym, {}).items():
+                    if doc in self.acronym_docs.get(acronym, ()):
+                        found[doc] += len(positions)
+            counts[name] = found
+        return counts
+
+    def _run(self, stems: tuple[str, ...], joined: str, name: str) -> Counter:
+        return Counter({doc: len(p) for doc, p in self._positions(stems, joined, name).items()})
+
+    def _positions(self, stems: tuple[str, ...], joined: str, name: str) -> Positions:
+        """Where the stems occur one after the other (or written as one word)."""
+        postings = self.postings[name]
+        first = postings.get(stems[0], {})
+        if len(stems) == 1:
+            return first
+        rest = [postings.get(s, {}) for s in stems[1:]]
+        out: Positions = {}
+        for doc, starts in first.items():
+            if all(doc in r for r in rest):
+                sets = [set(r[doc]) for r in rest]
+                found = [p for p in starts if all(p + i + 1 in s for i, s in enumerate(sets))]
+                if found:
+                    out[doc] = found
+        for doc, starts in postings.get(joined, {}).items() if joined else ():
+            out[doc] = sorted({*out.get(doc, ()), *starts})
+        return out
+
+    def _prefix(self, node: tl.Prefix) -> Hits:
+        start = bisect.bisect_left(self.vocabulary, node.prefix)
+        stems = set()
+        for word in self.vocabulary[start:]:
+            if not word.startswith(node.prefix):
+                break
+            stems.add(self.stem_of[word])
+        counts = {}
+        for name in _fields(node.field):
+            found: Counter = Counter()
+            for stem in stems:
+                found.update({doc: len(p) for doc, p in self.postings[name].get(stem, {}).items()})
+            counts[name] = found
+        return self._scored(counts, node.field, frozenset(stems))
+
+    def _author_docs(self, node: tl.Author) -> list[int]:
+        want, n = node.words, len(node.words)
+        out = []
+        for doc, names in enumerate(self.authors):
+            for name in names:
+                if node.prefix and n == 1:
+                    if any(word.startswith(want[0]) for word in name):
+                        out.append(doc)
+                        break
+                elif any(name[i : i + n] == want for i in range(len(name) - n + 1)):
+                    out.append(doc)
+                    break
+        return out
+
+    def _category_docs(self, node: tl.Category) -> list[int]:
+        if node.prefix:
+            return [
+                d
+                for d, cats in enumerate(self.categories)
+                if any(c.startswith(node.value) for c in cats)
+            ]
+        return [d for d, cats in enumerate(self.categories) if node.value in cats]
+
+    # Similarity ---------------------------------------------------------------
+
+    def vectors(self) -> list[dict[str, float]]:
+        """Unit-length tf-idf vectors of the papers (title words count thrice)."""
+        if self._vectors is None:
+            counts: list[Counter] = [Counter() for _ in range(self.size)]
+            for name in FIELDS:
+                weight = TITLE_WEIGHT if name == "title" else 1.0
+                for stem, docs in self.postings[name].items():
+                    for doc, positions in docs.items():
+                        counts[doc][stem] += weight * len(positions)
+            self._vectors = [self.vector(c) for c in counts]
+        return self._vectors
+
+    def vector(self, counts: Counter) -> dict[str, float]:
+        weights = {}
+        for stem, tf in counts.items():
+            df = self.df.get(stem, 0)
+            # Stop words and words in half the papers say nothing about a paper.
+            if df and df < self.size * 0.5 and stem not in STOP_WORDS:
+                weights[stem] = (1 + math.log(tf)) * math.log(self.size / df)
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {stem: w / norm for stem, w in weights.items()}
+
+    def vector_of(self, doc: Doc) -> dict[str, float]:
+        """The vector of a paper that may not be in the index (a liked or a "like" one)."""
+        counts: Counter = Counter()
+        for text, weight in ((doc.title, TITLE_WEIGHT), (doc.abstract, 1.0)):
+            for token in tokens(clean(text)):
+                counts[token.stem] += weight
+        return self.vector(counts)
+
+    def _like(self, target: Doc | None, arxiv_id: str) -> Hits:
+        if target is None:
+            return {}
+        probe = self.vector_of(target)
+        hits: Hits = {}
+        for doc, vector in enumerate(self.vectors()):
+            if self.docs[doc].arxiv_id == arxiv_id:
+                continue
+            similarity = cosine(probe, vector)
+            if similarity >= LIKE_MIN_SIMILARITY:
+                shared = sorted(probe.keys() & vector.keys(), key=lambda s: -probe[s] * vector[s])
+                hits[doc] = (LIKE_WEIGHT * similarity, frozenset(shared[:5]))
+        best = sorted(hits, key=lambda doc: -hits[doc][0])[:LIKE_LIMIT]
+        return {doc: hits[doc] for doc in best}
+
+    def highlight(self, doc: int, stems: Iterable[str], limit: int = 6) -> tuple[str, ...]:
+        """The words as written in the paper for the matched stems."""
+        found = self.surfaces[doc]
+        words = [form for stem in sorted(stems) for form in found.get(stem, ())[:2]]
+        return tuple(dict.fromkeys(words))[:limit]
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(stem, 0.0) for stem, w in a.items())
+
+
+def _fields(field: str | None) -> tuple[str, ...]:
+    return (field,) if field in FIELDS else FIELDS
+
+
+def _flat(units: tuple[tuple[str, ...], ...]) -> list[str]:
+    return [stem for unit in units for stem in unit]
+
+
+def _positions_of(runs: list[Positions], doc: int) -> list[tuple[int, int]]:
+    return sorted((p, unit) for unit, run in enumerate(runs) for p in run[doc])
+
+
+def _near(merged: list[tuple[int, int]], span: int) -> int:
+    """How many separate places hold every unit within ``span`` positions."""
+    units = max(u for _, u in merged) + 1
+    last: dict[int, int] = {}
+    count = 0
+    for position, unit in merged:
+        last[unit] = position
+        if len(last) == units and position - min(last.values()) <= span:
+            count += 1
+            last = {}
+    return count

@@ -1,0 +1,124 @@
+"""Scores, feedback and the per-subscriber cut. Plain Python, no Django imports.
+
+    score = (1 - POPULARITY) * r / (r + HALF) + POPULARITY * ln(1 + upvotes) / ln(1 + top)
+
+where r is the topic's relevance (BM25F, see paper_index.py) and ``top`` the most upvotes
+of any paper of the day. A subscriber's feedback then adds up to +/- FEEDBACK:
+
+    score += FEEDBACK * (cos(paper, liked) - cos(paper, disliked))
+
+with ``liked`` and ``disliked`` the sums of the tf-idf vectors of the papers they gave
+a thumbs up or down. Scores lie in [0, 1] before feedback, so ``min_score`` reads as a
+fraction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from digest.paper_index import Doc, Hits, PaperIndex, cosine
+
+POPULARITY = 0.25
+HALF = 2.0  # the relevance at which the relevance part is half its maximum
+FEEDBACK = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One topic's matches, best first, as (-score, paper number, topic number) tuples so
+    that the lists of several topics merge with heapq without a key function."""
+
+    entries: list[tuple[float, int, int]]
+    hits: Hits
+    number: int
+
+
+def popularity(docs: Sequence[Doc]) -> list[float]:
+    top = max((d.upvotes for d in docs), default=0)
+    if top <= 0:
+        return [0.0] * len(docs)
+    scale = math.log1p(top)
+    return [math.log1p(max(d.upvotes, 0)) / scale for d in docs]
+
+
+def rank(hits: Hits, popular: Sequence[float], topic_number: int = 0) -> Ranked:
+    entries = [
+        (-blend(relevance, popular[doc]), doc, topic_number) for doc, (relevance, _) in hits.items()
+    ]
+    entries.sort()
+    return Ranked(entries, hits, topic_number)
+
+
+def blend(relevance: float, popular: float) -> float:
+    return (1 - POPULARITY) * relevance / (relevance + HALF) + POPULARITY * popular
+
+
+@dataclass(frozen=True, slots=True)
+class Taste:
+    """A subscriber's feedback as two term vectors."""
+
+    liked: dict[str, float]
+    disliked: dict[str, float]
+
+    @classmethod
+    def from_feedback(cls, index: PaperIndex, votes: Iterable[tuple[Doc, int]]) -> Taste:
+        liked: dict[str, float] = {}
+        disliked: dict[str, float] = {}
+        for doc, value in votes:
+            target = liked if value > 0 else disliked
+            for stem, weight in index.vector_of(doc).items():
+                target[stem] = target.get(stem, 0.0) + weight
+        return cls(_unit(liked), _unit(disliked))
+
+    def adjust(self, index: PaperIndex, doc: int) -> float:
+        vector = index.vectors()[doc]
+        return FEEDBACK * (cosine(self.liked, vector) - cosine(self.disliked, vector))
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    return {stem: w / norm for stem, w in vector.items()}
+
+
+def select(
+    topics: Sequence[Ranked],
+    *,
+    cap: int,
+    min_score: float = 0.0,
+    exclude: frozenset[int] | set[int] = frozenset(),
+    taste: Taste | None = None,
+    index: PaperIndex | None = None,
+) -> list[tuple[float, int, int]]:
+    """A subscriber's best ``cap`` papers over their topics, as (score, paper, topic):
+    each paper once, under the topic that scored it highest, never one in ``exclude``.
+
+    Without feedback the topics' sorted lists are merged lazily, so the cost grows
+    with ``cap``, not with the number of matches."""
+    out: list[tuple[float, int, int]] = []
+    if cap <= 0:
+        return out
+    if taste is not None and index is not None:
+        best: dict[int, tuple[float, int]] = {}
+        for ranked in topics:
+            for negative, doc, topic in ranked.entries:
+                if doc not in exclude and (doc not in best or -negative > best[doc][0]):
+                    best[doc] = (-negative, topic)
+        scored = [
+            (score + taste.adjust(index, doc), doc, topic) for doc, (score, topic) in best.items()
+        ]
+        scored.sort(key=lambda entry: (-entry[0], entry[1]))
+        return [entry for entry in scored if entry[0] >= min_score][:cap]
+    seen = set(exclude)
+    for negative, doc, topic in heapq.merge(*(ranked.entries for ranked in topics)):
+        if -negative < min_score:
+            break
+        if doc in seen:
+            continue
+        seen.add(doc)
+        out.append((-negative, doc, topic))
+        if len(out) == cap:
+            break
+    return out

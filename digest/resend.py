@@ -1,0 +1,63 @@
+"""An operator's second try at a failed digest, through the usual claim rules.
+
+The failed row becomes an expired claim and ``delivery.send_chunk(force=True)``
+takes it over like any abandoned claim, so the exactly-once guarantees of
+delivery hold: a concurrent resend or dispatch tick cannot send it twice.
+
+Only a digest of the subscriber's current edition (their local today) can be
+sent again; an older edition's papers go out in the subscriber's next digest
+anyway, since only papers actually sent are excluded from later ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from digest import delivery
+from digest.models import Digest
+from digest.schedule import local_date
+
+
+def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
+    """The reason this digest cannot be sent again now, or None if it can."""
+    subscriber = digest.subscriber
+    if digest.status != Digest.Status.FAILED:
+        return f"it is {digest.get_status_display().lower()}, not failed"
+    if subscriber.status != subscriber.Status.ACTIVE:
+        return f"{subscriber.email} is {subscriber.get_status_display().lower()}"
+    try:
+        today = local_date(now, subscriber.time_zone)
+    except Exception:  # a bad time zone: delivery falls back to UTC the same way
+        today = local_date(now, "UTC")
+    if digest.edition != today:
+        return "it is an earlier edition; its papers go out in the next digest"
+    return None
+
+
+def resend_failed(digests: Iterable[Digest], now: dt.datetime | None = None) -> Counter:
+    """Send these failed digests again; returns counts by outcome ("sent", "failed",
+    "skipped", "refused", ...)."""
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    eligible = []
+    for digest in digests:
+        if why_not_resendable(digest, now):
+            counts["refused"] += 1
+        else:
+            eligible.append(digest)
+    if not eligible:
+        return counts
+    # Conditional: only rows still failed, so two operators clicking at once reset it once.
+    reopened = Digest.objects.filter(
+        pk__in=[d.pk for d in eligible], status=Digest.Status.FAILED
+    ).update(status=Digest.Status.CLAIMED, lease_expires_at=now, attempts=0, error="")
+    counts["refused"] += len(eligible) - reopened
+    if reopened:
+        report = delivery.send_chunk([d.subscriber_id for d in eligible], now, force=True)
+        counts.update(report.counts)
+        counts.pop("not_ours", None)
+    return +counts

@@ -1,0 +1,240 @@
+"""What every source parser shares: the parsed item, paper identity, clean text, and a
+safe way to hand XML to feedparser.
+
+No Django models here: a parser turns bytes into ``Parsed``; ``digest.ingest`` stores it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import html
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import feedparser
+
+from digest.feedtext import plain, safe_url
+
+# New-style ids (2401.12345, 0704.0001) and old-style ones (cs/0503050, math.GT/0309136).
+_ID = r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})"
+_BARE_ID = re.compile(rf"^(?:arxiv:|oai:arxiv\.org:)?{_ID}(?:v(\d+))?$", re.IGNORECASE)
+_URL_ID = re.compile(
+    rf"^https?://(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf|html)|huggingface\.co/papers)/"
+    rf"{_ID}(?:v(\d+))?(?:\.pdf)?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+MAX_KEY = 500
+
+
+class Rejected(ValueError):
+    """An item that cannot be stored; the message is the reason shown to the operator."""
+
+
+@dataclass
+class Item:
+    """One paper as one source listed it. ``None`` popularity means "this source has none"."""
+
+    key: str
+    title: str
+    arxiv_id: str = ""
+    version: int | None = None
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    abs_url: str = ""
+    pdf_url: str = ""
+    code_url: str = ""
+    project_url: str = ""
+    hf_url: str = ""
+    published_at: dt.datetime | None = None
+    upvotes: int | None = None
+    comments: int | None = None
+    announce_type: str = ""
+
+
+@dataclass
+class Parsed:
+    items: list[Item] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    # The feed as a whole was malformed or reported an error (items may still be present).
+    error: str = ""
+    # The day the feed itself says it lists (arXiv announcement day, HF date), if any.
+    day: dt.date | None = None
+
+    def add(self, position: int, build) -> None:
+        """Append ``build()``'s item, or record why item ``position`` was rejected."""
+        try:
+            self.items.append(build())
+        except Rejected as reason:
+            self.rejected.append(f"item {position}: {reason}")
+
+
+def arxiv_id(text: str | None) -> tuple[str, int | None] | None:
+    """The bare arXiv id and version in ``text`` (an id, "arXiv:…", "oai:arXiv.org:…" or an
+    arxiv.org / huggingface.co/papers URL), else None."""
+    value = (text or "").strip()
+    found = _BARE_ID.match(value) or _URL_ID.match(value)
+    if not found:
+        return None
+    return found.group(1), int(found.group(2)) if found.group(2) else None
+
+
+def identify(title: str, *, ids: tuple[str | None, ...] = (), guid: str = "", link: str = ""):
+    """(key, arxiv_id, version) from the first arXiv id among ``ids``, ``guid``, ``link``;
+    else the guid, else the link. Raises Rejected when there is no title or no identity."""
+    if not title:
+        raise Rejected(f"no title ({(guid or link or 'no identity')[:80]})")
+    for candidate in (*ids, guid, link):
+        found = arxiv_id(candidate)
+        if found:
+            return f"arxiv:{found[0]}", found[0], found[1]
+    key = clean_text(guid) or safe_url(link)
+    if not key:
+        raise Rejected(f"no guid, link or arXiv id ({title[:80]!r})")
+    if len(key) > MAX_KEY:
+        raise Rejected(f"identity longer than {MAX_KEY} characters ({title[:80]!r})")
+    return key, "", None
+
+
+def clean_text(value: object, *, is_html: bool = False) -> str:
+    """Text fit to store: tags and script-like elements removed, whitespace (arXiv's hard
+    line wraps) collapsed, TeX kept. HTML is entity-decoded once; plain text, already
+    decoded by the XML or JSON parser, is not decoded again. Tags revealed by decoding are
+    removed too: "&lt;script&gt;" in a feed is never meant as text worth keeping."""
+    text = plain(value)
+    if is_html:
+        text = plain(html.unescape(text))
+    return text
+
+
+def clean_url(value: object) -> str:
+    url = safe_url(value)
+    return url if len(url) <= 500 else ""
+
+
+def split_authors(value: str) -> list[str]:
+    """arXiv's comma-joined ``dc:creator``: "A, B, and C", "A and B", "A (Univ, Dept), B"."""
+    names, depth, current = [], 0, []
+    for char in value:
+        depth += char == "("
+        depth -= char == ")" and depth > 0
+        if char == "," and depth == 0:
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    names.append("".join(current))
+    out = []
+    for name in names:
+        for part in re.split(r"\s+and\s+", name.strip()):
+            part = re.sub(r"^and\s+", "", part.strip())
+            part = clean_text(re.sub(r"\s*\([^()]*\)\s*$", "", part))
+            if part:
+                out.append(part)
+    return out
+
+
+def to_int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_iso(value: object) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def from_struct(value: time.struct_time | None) -> dt.datetime | None:
+    """feedparser's UTC ``*_parsed`` tuples as aware datetimes."""
+    if not value:
+        return None
+    try:
+        return dt.datetime(*value[:6], tzinfo=dt.UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def strip_doctype(body: bytes) -> bytes:
+    """``body`` without its <!DOCTYPE …> declaration, internal subset included.
+
+    Entity declarations (and so entity-expansion bombs, external and parameter entities)
+    live only there, so without it no XML parser can expand, read or fetch anything. The
+    subset is scanned with quotes and comments in mind, so "]>" inside an entity value does
+    not end it early.
+    """
+    start = body.find(b"<!DOCTYPE")
+    if start < 0:
+        start = body.upper().find(b"<!DOCTYPE")
+        if start < 0:
+            return body
+    i, depth, quote = start + 9, 0, 0
+    while i < len(body):
+        char = body[i]
+        if quote:
+            quote = 0 if char == quote else quote
+        elif body.startswith(b"<!--", i):
+            end = body.find(b"-->", i + 4)
+            i = len(body) if end < 0 else end + 2
+        elif char in b"\"'":
+            quote = char
+        elif char == ord("["):
+            depth += 1
+        elif char == ord("]"):
+            depth = max(0, depth - 1)
+        elif char == ord(">") and depth == 0:
+            return body[:start] + body[i + 1 :]
+        i += 1
+    return body[:start]  # an unterminated DOCTYPE swallows the rest: nothing is left to parse
+
+
+def read_feed(body: bytes) -> tuple[dict, list, Parsed]:
+    """Parse XML ``body`` (bytes, never a URL) with feedparser: the feed header, its
+    complete entries, and a Parsed holding the feed's error text and day.
+
+    Sanitising is ours (clean_text/clean_url), so feedparser's is off: it mistakes TeX such
+    as "$a<b$" for a tag. A truncated feed still gives its complete entries; feedparser's
+    lenient parser also returns the one cut off mid-way, which is rejected here.
+    """
+    parsed = feedparser.parse(strip_doctype(body), sanitize_html=False, resolve_relative_uris=False)
+    result = Parsed()
+    exc = parsed.get("bozo_exception")
+    # A wrong declared charset is recovered from without loss; not worth a warning.
+    if parsed.get("bozo") and not isinstance(exc, feedparser.CharacterEncodingOverride):
+        result.error = f"malformed feed: {exc}"
+    entries = list(parsed.entries)
+    if entries and body.count(b"</item>") + body.count(b"</entry>") < len(entries):
+        entries.pop()
+        result.rejected.append(f"item {len(entries) + 1}: cut off where the feed ends")
+    dates = [local_date(entry.get("published")) for entry in entries]
+    result.day = local_date(parsed.feed.get("published")) or _most_common(dates)
+    return parsed.feed, entries, result
+
+
+def local_date(value: object) -> dt.date | None:
+    """The calendar date of an RFC 822 or ISO 8601 timestamp, in its own offset (arXiv's
+    "Mon, 27 Apr 2026 00:00:00 -0400" is the 27th, though it is 04:00 UTC)."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(str(value)).date()
+    except (TypeError, ValueError, IndexError):
+        moment = parse_iso(value)
+        return moment.date() if moment else None
+
+
+def _most_common(days: list[dt.date | None]) -> dt.date | None:
+    counts = Counter(day for day in days if day)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def is_html(detail: object) -> bool:
+    kind = (detail or {}).get("type", "") if isinstance(detail, dict) else ""
+    return "html" in kind

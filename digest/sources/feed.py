@@ -1,0 +1,64 @@
+"""Any RSS or Atom feed, through feedparser (given bytes, never a URL).
+
+Identity is an arXiv id found in the guid or link (so a feed of arXiv papers merges with
+the arXiv and Hugging Face sources), else the guid, else the link. Descriptions are HTML
+(RSS) or typed (Atom), so they are cleaned as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from digest.sources.common import (
+    Item,
+    Parsed,
+    clean_text,
+    clean_url,
+    from_struct,
+    identify,
+    is_html,
+    read_feed,
+    split_authors,
+)
+
+
+def url(source, day: dt.date) -> str:
+    if not source.url:
+        raise ValueError(f"source {source.name!r} is an RSS/Atom feed with no URL")
+    return source.url
+
+
+def parse(body: bytes) -> Parsed:
+    _feed, entries, result = read_feed(body)
+    for position, entry in enumerate(entries, 1):
+        result.add(position, lambda entry=entry: _item(entry))
+    return result
+
+
+def _item(entry) -> Item:
+    title = clean_text(entry.get("title"), is_html=is_html(entry.get("title_detail")))
+    content = entry.get("content") or [{}]
+    summary_detail = entry.get("summary_detail") or content[0]
+    summary = entry.get("summary") or content[0].get("value", "")
+    # feedparser sets guidislink when an RSS guid is a permalink; the guid is then the link.
+    guid = entry.get("id", "")
+    key, arxiv_id, version = identify(title, guid=guid, link=entry.get("link", ""))
+    authors = [clean_text(author.get("name")) for author in entry.get("authors", [])]
+    if len(authors) == 1 and "," in authors[0]:
+        authors = split_authors(authors[0])
+    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    link = clean_url(entry.get("link"))
+    return Item(
+        key=key,
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=clean_text(summary, is_html=is_html(summary_detail)),
+        authors=[name for name in authors if name],
+        categories=[
+            clean_text(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")
+        ],
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else link,
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
+        published_at=from_struct(published),
+    )

@@ -1,0 +1,90 @@
+"""Hugging Face Daily Papers: the JSON of ``/api/daily_papers?date=YYYY-MM-DD``.
+
+A JSON array of entries, each wrapping a ``paper`` whose ``id`` is the bare arXiv id.
+Upvotes live on the paper, comments on the entry; the array is in upvote order, which is
+the rank. The shape drifted between 2024 and 2026 (see tests/data); only fields present
+in every version are relied on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import urlencode
+
+from digest.sources.common import (
+    Item,
+    Parsed,
+    Rejected,
+    clean_text,
+    clean_url,
+    identify,
+    local_date,
+    parse_iso,
+    to_int,
+)
+
+BASE_URL = "https://huggingface.co/api/daily_papers"
+
+
+def url(source, day: dt.date) -> str:
+    """The source's URL (or the public API) with ``date=`` for ``day``."""
+    base = source.url or BASE_URL
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode({'date': day.isoformat()})}"
+
+
+def parse(body: bytes) -> Parsed:
+    result = Parsed()
+    try:
+        entries = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        result.error = f"not JSON: {error}"
+        return result
+    if isinstance(entries, dict) and "error" in entries:
+        result.error = f"Hugging Face answered: {clean_text(entries['error'])[:300]}"
+        return result
+    if not isinstance(entries, list):
+        result.error = "expected a JSON array of papers"
+        return result
+    for position, entry in enumerate(entries, 1):
+        result.add(position, lambda entry=entry: _item(entry))
+    days = [local_date(_paper(entry).get("submittedOnDailyAt")) for entry in entries]
+    result.day = next((day for day in days if day), None)
+    return result
+
+
+def _paper(entry: object) -> dict:
+    paper = entry.get("paper") if isinstance(entry, dict) else None
+    return paper if isinstance(paper, dict) else {}
+
+
+def _item(entry: object) -> Item:
+    if not isinstance(entry, dict):
+        raise Rejected("not a JSON object")
+    paper = _paper(entry)
+    title = clean_text(paper.get("title") or entry.get("title"))
+    key, arxiv_id, version = identify(title, ids=(str(paper.get("id") or ""),))
+    if not arxiv_id:
+        raise Rejected(f"no arXiv id ({title[:80]!r})")
+    authors = [
+        clean_text(author.get("name"))
+        for author in paper.get("authors") or []
+        if isinstance(author, dict) and author.get("name")
+    ]
+    return Item(
+        key=key,
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=clean_text(paper.get("summary") or entry.get("summary")),
+        authors=[name for name in authors if name],
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        hf_url=f"https://huggingface.co/papers/{arxiv_id}",
+        code_url=clean_url(paper.get("githubRepo")),
+        project_url=clean_url(paper.get("projectPage")),
+        published_at=parse_iso(paper.get("publishedAt")),
+        upvotes=to_int(paper.get("upvotes")) or 0,
+        comments=to_int(entry.get("numComments")) or 0,
+    )

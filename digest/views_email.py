@@ -1,0 +1,63 @@
+"""Pages behind the links in a digest email: feedback votes and the web view.
+
+Both take a signed token instead of a login. Every bad token, whatever is wrong with
+it, gets the same "not valid" page as the subscriber pages.
+"""
+
+from __future__ import annotations
+
+from csp.decorators import csp_replace
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.headers import token_page
+from accounts.tokens import InvalidToken, read_token
+from digest.compose import render_webview
+from digest.feedback import vote_from_token
+from digest.feedtext import plain
+from digest.models import Digest
+
+
+def _invalid(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/invalid.html", status=400)
+
+
+@token_page
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    # GET only shows the button: link scanners and previews open links, people press.
+    try:
+        vote = vote_from_token(token)
+    except InvalidToken:
+        return _invalid(request)
+    if request.method == "POST":
+        vote.record()
+        return render(
+            request,
+            "digest/feedback_done.html",
+            {"vote": vote, "title": plain(vote.paper.title), "opposite": vote.opposite_token()},
+        )
+    return render(request, "digest/feedback.html", {"vote": vote, "title": plain(vote.paper.title)})
+
+
+# The email's HTML keeps its inline styles; nothing else it could need is allowed.
+@csp_replace({"style-src": ["'self'", "'unsafe-inline'"], "script-src": ["'none'"]})
+@token_page
+@require_GET
+def digest_webview(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        payload = read_token("webview", token)
+    except InvalidToken:
+        return _invalid(request)
+    digest = (
+        Digest.objects.filter(pk=payload.get("d"), status=Digest.Status.SENT)
+        .select_related("subscriber")
+        .first()
+        if type(payload.get("d")) is int
+        else None
+    )
+    # A token of one subscriber never opens another's digest.
+    if digest is None or digest.subscriber_id != payload["s"]:
+        return _invalid(request)
+    return HttpResponse(render_webview(digest))

@@ -1,0 +1,151 @@
+"""Every admin page renders, only staff reach them, and changelists cost a fixed
+number of queries whatever their length."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from tests import admin_rows
+
+REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
+IDS = [model._meta.label for model in REGISTERED]
+
+
+def url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.fixture
+def operator(client):
+    user = User.objects.create_superuser("operator@example.org")
+    client.force_login(user)
+    return user
+
+
+def test_every_model_the_admin_needs_is_registered():
+    labels = set(IDS)
+    assert {
+        "accounts.User",
+        "accounts.Subscriber",
+        "digest.Topic",
+        "digest.Source",
+        "digest.SourceRun",
+        "digest.Paper",
+        "digest.Digest",
+        "digest.EmailEvent",
+        "digest.Suppression",
+    } <= labels
+    assert set(admin_rows.MAKERS) >= set(REGISTERED)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", REGISTERED, ids=IDS)
+def test_the_changelist_change_and_add_pages_render_for(model, client, operator):
+    admin_rows.add_rows(model, 2)
+    obj = model.objects.order_by("pk").last()
+    model_admin = admin.site._registry[model]
+
+    assert client.get(url(model, "changelist")).status_code == 200
+    assert client.get(url(model, "changelist"), {"q": "example"}).status_code == 200
+    page = client.get(url(model, "change", obj.pk))
+    assert page.status_code == 200
+    request = page.wsgi_request
+    expected_add = 200 if model_admin.has_add_permission(request) else 403
+    assert client.get(url(model, "add")).status_code == expected_add
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", REGISTERED, ids=IDS)
+def test_the_changelist_costs_the_same_queries_for_1_or_50_rows(model, client, operator):
+    admin_rows.add_rows(model, 1)
+    client.get(url(model, "changelist"))  # warm caches (content types, sessions)
+
+    with CaptureQueriesContext(connection) as one_row:
+        assert client.get(url(model, "changelist")).status_code == 200
+    admin_rows.add_rows(model, 49)
+    with CaptureQueriesContext(connection) as fifty_rows:
+        response = client.get(url(model, "changelist"))
+    assert response.status_code == 200
+    assert len(fifty_rows) == len(one_row), "\n".join(q["sql"] for q in fifty_rows.captured_queries)
+
+
+@pytest.mark.django_db
+def test_big_tables_never_count_their_full_length(client, operator):
+    for model in REGISTERED:
+        model_admin = admin.site._registry[model]
+        if model._meta.model_name in {"paper", "digest", "emailevent", "subscriber", "feedback"}:
+            assert model_admin.show_full_result_count is False, model
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/accounts/subscriber/",
+    "/admin/digest/topic/",
+    "/admin/digest/topic/preview/?query=distillation",
+    "/admin/digest/source/",
+    "/admin/digest/suppression/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_a_logged_in_user_who_is_not_staff_is_kept_out(client, path):
+    client.force_login(User.objects.create_user("reader@example.org"))
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_a_subscriber_preview_is_kept_from_non_staff(client):
+    person = admin_rows.subscriber()
+    client.force_login(User.objects.create_user("reader@example.org"))
+    for path in (
+        f"/admin/accounts/subscriber/{person.pk}/preview/",
+        f"/admin/accounts/subscriber/{person.pk}/preview/email.html",
+    ):
+        assert client.get(path).status_code == 302
+    assert client.post(f"/admin/accounts/subscriber/{person.pk}/preview/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_staff_without_permissions_see_no_model_and_cannot_run_actions(client):
+    staff = User.objects.create_user("staff@example.org", is_staff=True)
+    client.force_login(staff)
+    person = admin_rows.subscriber()
+    assert client.get("/admin/accounts/subscriber/").status_code == 403
+    response = client.post(
+        "/admin/accounts/subscriber/",
+        {"action": "pause", "_selected_action": [person.pk]},
+    )
+    assert response.status_code == 403
+    person.refresh_from_db()
+    assert person.status == "active"
+
+
+@pytest.mark.django_db
+def test_actions_need_a_csrf_token(operator):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(operator)
+    person = admin_rows.subscriber()
+    response = strict.post(
+        "/admin/accounts/subscriber/", {"action": "pause", "_selected_action": [person.pk]}
+    )
+    assert response.status_code == 403
+    person.refresh_from_db()
+    assert person.status == "active"

@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.core import mail
+from django.template.loader import render_to_string
+
+from accounts.links import manage_url, unsubscribe_url
+from digest import compose
+from digest.compose import build_message, render_digest
+from tests.sample_digest import match, sample_papers, sent_digest, subscriber
+
+pytestmark = pytest.mark.django_db
+
+TERMS = ("robot", "agents", "embodied")
+
+
+@pytest.fixture
+def site(settings):
+    settings.SITE_URL = "https://papers.example.org"
+    settings.SITE_NAME = "Paperwire"
+    settings.POSTAL_ADDRESS = "Paperwire Lab, 12 Example Street, 75001 Paris"
+    settings.LIST_UNSUBSCRIBE_MAILTO = ""
+    return settings
+
+
+@pytest.fixture
+def papers():
+    return sample_papers(10)
+
+
+@pytest.fixture
+def reader():
+    return subscriber(own_topics="knowledge distillation\nauthor:Hinton")
+
+
+def by_title(papers, start):
+    return next(p for p in papers if p.title.startswith(start))
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, in order."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_it_puts_the_count_and_the_leading_topics_in_the_subject(site, papers, reader):
+    matches = [
+        match(papers[0], "knowledge distillation"),
+        match(papers[1], "mixture of experts"),
+        match(papers[2], "knowledge distillation"),
+    ]
+    subject = render_digest(reader, matches).subject
+    assert subject == "3 new papers on knowledge distillation, mixture of experts"
+
+
+def test_it_says_more_topics_follow_past_the_leading_two(site, papers, reader):
+    matches = [match(p, topic) for p, topic in zip(papers, ["a", "b", "c"], strict=False)]
+    assert render_digest(reader, matches).subject == "3 new papers on a, b and more"
+
+
+def test_it_writes_one_paper_in_the_singular(site, papers, reader):
+    assert render_digest(reader, [match(papers[0])]).subject == "1 new paper on Embodied agents"
+
+
+def test_it_lists_each_paper_with_its_page_pdf_code_and_hugging_face_links(site, papers, reader):
+    zetta = by_title(papers, "Zetta")
+    rendered = render_digest(reader, [match(zetta, terms=TERMS)])
+    hrefs = [attrs.get("href") for tag, attrs in Tags(rendered.html).tags if tag == "a"]
+    for url in [
+        "https://arxiv.org/abs/2608.16590",
+        "https://arxiv.org/pdf/2608.16590",
+        "https://github.com/air-embodied-brain/Zetta-Embodiment",
+        "https://huggingface.co/papers/2608.16590",
+    ]:
+        assert url in hrefs
+        assert url in rendered.text
+    assert "Zetta ζ: An Efficient Closed-Loop Embodied Harness" in rendered.html
+    assert "92 upvotes" in rendered.html and "1 comment" in rendered.html
+    assert "92 upvotes · 1 comment" in rendered.text
+
+
+def test_it_links_the_title_to_the_hugging_face_page_when_there_is_no_abstract_page(
+    site, papers, reader
+):
+    paper = papers[0]
+    paper.abs_url = ""
+    rendered = render_digest(reader, [match(paper)])
+    title_link = next(
+        attrs["href"]
+        for tag, attrs in Tags(rendered.html).tags
+        if tag == "a" and attrs.get("class") == "title-link"
+    )
+    assert title_link == paper.hf_url
+
+
+def test_it_shortens_a_long_author_list(site, papers, reader):
+    zetta = by_title(papers, "Zetta")  # 15 authors
+    rendered = render_digest(reader, [match(zetta)])
+    assert "Xin Ding, Liang Mi, Mingzhe Huang, … and 12 others" in rendered.html
+    assert "Xin Ding, Liang Mi, Mingzhe Huang, … and 12 others" in rendered.text
+    assert "Ting Cao" not in rendered.html
+
+
+def test_it_says_why_each_paper_was_chosen(site, papers, reader):
+    rendered = render_digest(reader, [match(papers[0], "Embodied agents", ("robot", "agents"))])
+    assert 'Why: Embodied agents: "robot", "agents"' in rendered.text
+    assert "Why: Embodied agents: &quot;robot&quot;, &quot;agents&quot;" in rendered.html
+
+
+def test_it_highlights_the_matched_terms_in_the_start_of_the_abstract(site, papers, reader):
+    zetta = by_title(papers, "Zetta")
+    rendered = render_digest(reader, [match(zetta, terms=("embodied", "agents"))])
+    marked = re.findall(r"<mark[^>]*>([^<]*)</mark>", rendered.html)
+    assert marked == ["Embodied", "agents"]
+    assert 'class="hl" style="background-color: #fff1a8' in rendered.html
+    # The text part is for reading: no markup at all.
+    assert "<mark" not in rendered.text and "Embodied agents are increasingly" in rendered.text
+
+
+def test_it_cuts_the_abstract_at_a_word_near_300_characters(site, papers, reader):
+    zetta = by_title(papers, "Zetta")
+    shown = compose._paper_entry(reader, match(zetta), str)["abstract"]
+    assert len(zetta.abstract) > 1000
+    assert 250 < len(shown) <= 301
+    assert shown.endswith("…")
+    assert zetta.abstract.startswith(shown[:-1])
+    assert zetta.abstract[len(shown) - 1] in " ,."  # cut between words
+
+
+def test_it_writes_the_footer_with_topics_preferences_unsubscribe_and_address(site, papers, reader):
+    rendered = render_digest(reader, [match(papers[0])])
+    for part in (rendered.html, rendered.text):
+        assert "you follow Embodied agents, knowledge distillation and author:Hinton" in part
+        assert manage_url() in part
+        assert unsubscribe_url(reader) in part
+        assert "Paperwire Lab, 12 Example Street, 75001 Paris" in part
+    assert unsubscribe_url(reader).startswith("https://papers.example.org/unsubscribe/")
+
+
+def test_it_links_the_web_view_only_for_a_recorded_digest(site, papers, reader):
+    matches = [match(papers[0])]
+    preview = render_digest(reader, matches)
+    assert "/digests/" not in preview.html and "/digests/" not in preview.text
+    digest = sent_digest(reader, matches)
+    rendered = render_digest(reader, matches, digest=digest)
+    assert re.search(r'href="https://papers\.example\.org/digests/[^"/]+/"', rendered.html)
+    assert "View this email in your browser: https://papers.example.org/digests/" in rendered.text
+
+
+def test_it_inlines_the_css_and_keeps_dark_mode_and_phones_in_the_head(site, papers, reader):
+    html = render_digest(reader, [match(p, terms=TERMS) for p in papers]).html
+    head, body = html.split("<body", 1)
+    assert "@media (prefers-color-scheme: dark)" in head
+    assert "@media screen and (max-width: 620px)" in head
+    assert "<style" not in body
+    # The head keeps only the @media rules; everything else sits on the elements.
+    style_block = re.search(r"<style>(.*?)</style>", head, re.S).group(1)
+    assert not re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", style_block).strip()
+    cards = [attrs for tag, attrs in Tags(html).tags if attrs.get("class") == "card-cell"]
+    assert len(cards) == 10
+    assert all("border-top: 1px solid #e5e7eb" in attrs["style"] for attrs in cards)
+
+
+def test_it_needs_no_remote_images_and_lays_out_with_tables(site, papers, reader):
+    html = render_digest(reader, [match(p) for p in papers]).html
+    tags = Tags(html).tags
+    assert not [attrs for tag, attrs in tags if tag == "img" or "src" in attrs]
+    assert "url(" not in html
+    layout = [attrs for tag, attrs in tags if tag == "table"]
+    assert len(layout) >= 12 and all(attrs.get("role") == "presentation" for attrs in layout)
+
+
+def test_it_renders_the_same_email_as_inlining_each_rendered_email(site, papers, reader):
+    """The CSS is inlined once on the template source; that must equal doing it per email."""
+    context = compose._digest_context(reader, [match(p, terms=TERMS) for p in papers], None)
+    fast = compose.render_email("digest", context).html
+    naive = compose._INLINER.inline(render_to_string("digest/email/digest-body.html", context))
+    assert Tags(fast).tags == Tags(naive).tags
+    assert re.sub(r"\s+", " ", _text_of(fast)) == re.sub(r"\s+", " ", _text_of(naive))
+
+
+def _text_of(html: str) -> str:
+    parts: list[str] = []
+    parser = HTMLParser()
+    parser.handle_data = parts.append
+    parser.feed(html)
+    return "".join(parts)
+
+
+def test_it_renders_without_a_query_once_topics_are_prefetched(
+    site, papers, reader, django_assert_num_queries
+):
+    from accounts.models import Subscriber
+
+    reader = Subscriber.objects.prefetch_related("topics").get(pk=reader.pk)
+    matches = [match(p, terms=TERMS) for p in papers]
+    with django_assert_num_queries(0):
+        render_digest(reader, matches)
+
+
+def test_the_message_carries_the_list_headers(site, papers, reader):
+    site.LIST_UNSUBSCRIBE_MAILTO = "unsubscribe@papers.example.org"
+    digest = sent_digest(reader, [match(papers[0])])
+    message = build_message(reader, render_digest(reader, [match(papers[0])]), digest=digest)
+    headers = message.extra_headers
+    assert headers["List-Unsubscribe"] == (
+        f"<{unsubscribe_url(reader)}>, <mailto:unsubscribe@papers.example.org?subject=unsubscribe>"
+    )
+    assert headers["List-Unsubscribe"].startswith("<https://")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Id"] == "Paperwire <digest.papers.example.org>"
+    assert headers["Auto-Submitted"] == "auto-generated"
+
+
+def test_the_list_unsubscribe_header_has_no_mailto_unless_configured(site, papers, reader):
+    message = build_message(reader, render_digest(reader, [match(papers[0])]))
+    assert message.extra_headers["List-Unsubscribe"] == f"<{unsubscribe_url(reader)}>"
+
+
+def test_anymail_receives_both_parts_tags_and_the_digest_id(site, papers, reader):
+    site.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    matches = [match(p, terms=TERMS) for p in papers[:3]]
+    digest = sent_digest(reader, matches)
+    rendered = render_digest(reader, matches, digest=digest)
+    build_message(reader, rendered, digest=digest).send()
+    (sent,) = mail.outbox
+    params = sent.anymail_test_params
+    assert params["to"][0].addr_spec == "ada@example.org"
+    assert params["subject"] == rendered.subject
+    assert params["tags"] == ["digest"]
+    assert params["metadata"] == {"digest_id": digest.pk}
+    assert params["text_body"] == rendered.text
+    assert params["html_body"] == rendered.html
+    assert params["track_opens"] is False and params["track_clicks"] is False
+    assert params["extra_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_test_send_goes_to_the_given_address(site, papers, reader):
+    site.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    rendered = render_digest(reader, [match(papers[0])])
+    build_message(reader, rendered, to="operator@example.org").send()
+    assert mail.outbox[0].anymail_test_params["to"][0].addr_spec == "operator@example.org"

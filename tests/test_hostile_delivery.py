@@ -1,0 +1,271 @@
+"""Faults while sending, each test named for the fault: the provider failing, throttling or
+refusing, the database failing mid-send, concurrent senders, a beat that was down, and
+daylight-saving days. Real Anymail Postmark backend against the loopback stand-in; the
+unit of work (``send_digest_chunk``, ``dispatch_due``) is called directly with an explicit
+clock. Faults that need real worker processes are in test_hostile_workers.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.cache import cache
+from django.db import OperationalError, connection
+
+from accounts.models import Subscriber
+from digest import delivery
+from digest.models import Digest
+from digest.tasks import send_digest_chunk
+from tests.delivery_world import NOW, due_subscribers, list_papers, sending_to
+from tests.fake_provider import running
+
+LEASE = dt.timedelta(minutes=15)
+
+
+@pytest.fixture
+def provider():
+    with running() as fake, sending_to(fake.url, SEND_CONCURRENCY=1):
+        yield fake
+
+
+def statuses(provider) -> list[int]:
+    return [call.status for call in provider.calls]
+
+
+@pytest.mark.django_db
+def test_provider_answering_500_then_502_then_200_sends_one_message_after_backing_off(
+    provider, settings
+):
+    settings.SEND_RETRY_BACKOFF = 0.2
+    list_papers()
+    (ada,) = due_subscribers(1)
+    provider.script(500, 502)
+
+    report = delivery.send_chunk([ada.pk], NOW)
+
+    assert report.counts == {"sent": 1}
+    assert statuses(provider) == [500, 502, 200]
+    assert provider.recipients() == {ada.email: 1}
+    first, second, third = (call.at for call in provider.calls)
+    assert second - first >= 0.2 and third - second >= 0.4  # backoff doubles
+    assert Digest.objects.get(subscriber=ada).status == Digest.Status.SENT
+
+
+@pytest.mark.django_db
+def test_provider_answering_429_with_retry_after_pauses_sending_and_nothing_is_marked_failed(
+    provider, settings
+):
+    settings.SEND_RETRIES = 1
+    list_papers()
+    people = due_subscribers(3)
+    throttled = [(429, {"Retry-After": "1"})] * 2
+    provider.script(*throttled)  # the first message is throttled twice: out of retries
+
+    report = delivery.send_chunk([p.pk for p in people], NOW)
+
+    assert report.counts == {"sent": 2, "retry": 1}
+    # No hot loop: each 429 was followed by a pause of Retry-After, and nothing more.
+    assert statuses(provider) == [429, 429, 200, 200]
+    gaps = [b.at - a.at for a, b in zip(provider.calls, provider.calls[1:], strict=False)]
+    assert min(gaps[:2]) >= 1.0
+    assert not Digest.objects.filter(status=Digest.Status.FAILED).exists()
+    # The throttled digest is released, not failed: still due, taken again next tick.
+    held = Digest.objects.get(status=Digest.Status.CLAIMED)
+    assert held.subscriber_id in delivery.due_subscriber_ids(NOW + dt.timedelta(minutes=5))
+
+    later = delivery.send_chunk([held.subscriber_id], NOW + dt.timedelta(minutes=5))
+
+    assert later.counts == {"sent": 1}
+    assert sorted(provider.recipients().values()) == [1, 1, 1]
+
+
+@pytest.mark.django_db
+def test_a_recipient_refused_permanently_is_failed_with_the_reason_and_the_rest_is_sent(
+    provider,
+):
+    list_papers()
+    people = due_subscribers(3)
+    provider.refuse(people[1].email)
+
+    report = delivery.send_chunk([p.pk for p in people], NOW)
+
+    assert report.counts == {"sent": 2, "failed": 1}
+    assert [call.to for call in provider.calls].count(people[1].email) == 1  # no retry
+    failed = Digest.objects.get(subscriber=people[1])
+    assert failed.status == Digest.Status.FAILED
+    assert "inactive" in failed.error.lower()
+    people[1].refresh_from_db()
+    assert people[1].next_send_at > NOW  # not retried on the next tick either
+
+
+@pytest.mark.django_db
+def test_a_provider_down_for_every_attempt_fails_the_digest_only_after_the_last_attempt(
+    provider, settings
+):
+    settings.SEND_RETRIES = 0
+    settings.DIGEST_MAX_ATTEMPTS = 2
+    list_papers()
+    (ada,) = due_subscribers(1)
+    provider.script(503, 503, 503)
+
+    ticks = [NOW + dt.timedelta(minutes=5 * i) for i in range(3)]
+    reports = [delivery.send_chunk([ada.pk], tick).counts for tick in ticks]
+
+    assert reports == [{"retry": 1}, {"retry": 1}, {"failed": 1}]
+    digest = Digest.objects.get(subscriber=ada)
+    assert digest.status == Digest.Status.FAILED
+    assert "gave up after 2 attempts" in digest.error and "503" in digest.error
+    assert provider.recipients() == {}
+
+
+@pytest.mark.django_db
+def test_a_database_error_mid_send_leaves_the_claim_to_be_taken_over_after_the_lease(
+    provider, monkeypatch
+):
+    list_papers()
+    people = due_subscribers(3)
+    ids = [p.pk for p in people]
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery, "_record", database_gone)
+        with pytest.raises(OperationalError):
+            delivery.send_chunk(ids, NOW)
+
+    assert len(provider.accepted) == 3  # the provider has them; our commit did not happen
+    assert Digest.objects.filter(status=Digest.Status.CLAIMED).count() == 3
+    # Within the lease nobody touches the claims.
+    assert delivery.send_chunk(ids, NOW + dt.timedelta(minutes=5)).counts == {"not_ours": 3}
+
+    after_lease = delivery.send_chunk(ids, NOW + LEASE + dt.timedelta(seconds=1))
+
+    assert after_lease.counts == {"sent": 3}
+    assert sorted(provider.recipients().values()) == [1, 1, 1]  # recorded, not sent again
+    for digest in Digest.objects.all():
+        assert digest.message_id and digest.items.exists()
+
+
+@pytest.mark.django_db
+def test_the_documented_window_accepted_then_crashed_and_cache_lost_sends_again(
+    provider, monkeypatch
+):
+    """docs/delivery.md: the one window left open. If the process dies after the provider
+    accepted a message *and* the cache lost the acceptance marker, the digest is sent a
+    second time after the lease: at least once, never lost."""
+    list_papers()
+    (ada,) = due_subscribers(1)
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery, "_record", lambda *a, **k: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            delivery.send_chunk([ada.pk], NOW)
+    cache.clear()
+
+    delivery.send_chunk([ada.pk], NOW + LEASE + dt.timedelta(seconds=1))
+
+    assert provider.recipients() == {ada.email: 2}
+
+
+@pytest.mark.django_db
+def test_unsubscribing_between_dispatch_and_send_means_not_sent(provider):
+    list_papers()
+    people = due_subscribers(2)
+    dispatched = delivery.due_subscriber_ids(NOW)
+    Subscriber.objects.filter(pk=people[0].pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+
+    send_digest_chunk(dispatched, NOW.isoformat())
+
+    assert list(provider.recipients()) == [people[1].email]
+    assert not Digest.objects.filter(subscriber=people[0]).exists()
+
+
+@pytest.mark.django_db
+def test_beat_down_for_six_hours_sends_each_missed_digest_once_not_once_per_tick(provider):
+    list_papers()
+    # Due at 07:00, 08:00, ... 12:00 UTC, all missed while beat was down.
+    people = [
+        due_subscribers(1, prefix=f"h{hour}-", send_hour=hour, next_send_at=NOW.replace(hour=hour))[
+            0
+        ]
+        for hour in range(7, 13)
+    ]
+    back = NOW + dt.timedelta(hours=6, minutes=2)
+
+    for tick in range(6):  # beat back: a tick every five minutes for half an hour
+        now = back + dt.timedelta(minutes=5 * tick)
+        send_digest_chunk(delivery.due_subscriber_ids(now), now.isoformat())
+
+    assert provider.recipients() == {p.email: 1 for p in people}
+    for person in people:
+        person.refresh_from_db()
+        assert person.next_send_at.date() == NOW.date() + dt.timedelta(days=1)
+        assert list(person.digests.values_list("edition", flat=True)) == [NOW.date()]
+
+
+@pytest.mark.django_db
+def test_daylight_saving_days_in_three_time_zones_give_one_digest_per_local_day(provider):
+    # New York springs forward on 8 March 2026 (02:00 does not exist), London on
+    # 29 March, Sydney falls back on 5 April (02:00 happens twice).
+    zones = {"America/New_York": 2, "Europe/London": 1, "Australia/Sydney": 2}
+    start = dt.datetime(2026, 3, 6, tzinfo=dt.UTC)
+    people = []
+    for i, (zone, hour) in enumerate(zones.items()):
+        person = due_subscribers(1, prefix=f"z{i}-", time_zone=zone, send_hour=hour)[0]
+        person.schedule_next(after=start)
+        person.save()
+        people.append(person)
+
+    tick = start
+    while tick < dt.datetime(2026, 4, 8, tzinfo=dt.UTC):  # hourly ticks, five past
+        tick += dt.timedelta(hours=1)
+        due = delivery.due_subscriber_ids(tick + dt.timedelta(minutes=5))
+        if due:
+            send_digest_chunk(due, (tick + dt.timedelta(minutes=5)).isoformat())
+
+    for person in people:
+        editions = list(person.digests.order_by("edition").values_list("edition", flat=True))
+        days = (editions[-1] - editions[0]).days + 1
+        assert editions == [editions[0] + dt.timedelta(days=n) for n in range(days)]
+        assert len(editions) >= 31
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_senders_racing_for_1000_due_digests_send_exactly_1000_messages(
+    settings,
+):
+    settings.SEND_CONCURRENCY = 8
+    list_papers()
+    people = due_subscribers(1000, max_papers=2)
+    ids = [p.pk for p in people]
+    chunked = delivery.chunks(ids, 125)
+
+    def sender(seed: int) -> Counter:
+        # Each sender runs the real task over every chunk, in its own order.
+        order = chunked[:]
+        random.Random(seed).shuffle(order)
+        try:
+            return sum(
+                (Counter(_parse(send_digest_chunk(chunk, NOW.isoformat()))) for chunk in order),
+                Counter(),
+            )
+        finally:
+            connection.close()
+
+    with running() as fake, sending_to(fake.url):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            totals = sum(pool.map(sender, range(8)), Counter())
+
+        assert len(fake.accepted) == 1000
+        assert set(fake.recipients().values()) == {1}
+    assert totals["sent"] == 1000
+    assert Digest.objects.filter(status=Digest.Status.SENT).count() == 1000
+
+
+def _parse(report: str) -> dict[str, int]:
+    """'3 sent, 1 not_ours' -> {"sent": 3, "not_ours": 1}"""
+    pairs = (part.split() for part in report.split(", ") if part)
+    return {name: int(count) for count, name in pairs}

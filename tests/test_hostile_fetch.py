@@ -1,0 +1,262 @@
+"""Hostile hosts and URLs: each test is named for the fault and shows what happens.
+
+Refusals happen before any connection (the loopback server records none); caps and the
+deadline abort the fetch with a recorded error and free the worker for the next source.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import zlib
+
+import pytest
+
+from digest import fetch as fetch_module
+from digest.fetch import BlockedURL, FetchTimeout, TooLarge, fetch
+from digest.ingest import ingest_source
+from digest.models import Source
+from tests.feedserver import FeedServer, Reply
+from tests.workers import wait_for
+
+FEED = b'<rss version="2.0"><channel><item><title>T</title><guid>g1</guid></item></channel></rss>'
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def loopback_is_public(monkeypatch):
+    """Play a public host on 127.0.0.1, so that *other* private addresses can be refused
+    with FETCH_ALLOW_PRIVATE off while the first hop still connects."""
+    real = fetch_module.is_public
+    monkeypatch.setattr(fetch_module, "is_public", lambda ip: ip == "127.0.0.1" or real(ip))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "ftp://example.org/feed", "gopher://example.org/", "javascript:x"],
+)
+def test_it_refuses_urls_that_are_not_http(url, settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    with pytest.raises(BlockedURL, match="only http and https"):
+        fetch(url)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "2130706433",  # 127.0.0.1 as one number
+        "0x7f.1",  # hexadecimal, short form
+        "0177.0.0.1",  # octal
+        "127.1",
+        "[::1]",
+        "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6
+        "[::ffff:7f00:1]",
+    ],
+)
+def test_it_refuses_loopback_addresses_in_any_spelling(host, server):
+    with pytest.raises(BlockedURL, match="non-public address"):
+        fetch(f"http://{host}:{server.port}/feed")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",  # cloud metadata, link-local
+        "100.64.0.1",  # carrier-grade NAT
+        "0.0.0.0",
+        "[fe80::1]",
+        "[fc00::1]",
+        "[2002:a00:1::]",  # 6to4 wrapping 10.0.0.1
+        "224.0.0.1",
+    ],
+)
+def test_it_refuses_private_and_link_local_addresses(host, settings):
+    settings.FETCH_ALLOW_PRIVATE = False
+    with pytest.raises(BlockedURL, match="non-public address"):
+        fetch(f"http://{host}/feed")
+
+
+def test_it_refuses_a_host_when_any_of_its_addresses_is_private(
+    server, loopback_is_public, monkeypatch
+):
+    real = socket.getaddrinfo
+
+    def two_addresses(host, *args, **kwargs):
+        if host != "feeds.example.test":
+            return real(host, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", server.port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", server.port)),
+        ]
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", two_addresses)
+    with pytest.raises(BlockedURL, match=r"10\.0\.0\.7"):
+        fetch(f"http://feeds.example.test:{server.port}/feed")
+    assert server.requests == []
+
+
+def test_it_refuses_a_redirect_into_a_private_address(server, loopback_is_public):
+    with FeedServer("127.0.0.2") as inside:
+        inside.routes["/secret"] = Reply(b"internal")
+        server.routes["/feed"] = Reply(status=302, headers={"Location": inside.url("/secret")})
+        with pytest.raises(BlockedURL, match=r"127\.0\.0\.2"):
+            fetch(server.url("/feed"))
+        assert inside.requests == []
+    assert len(server.requests) == 1
+
+
+def test_it_refuses_a_redirect_to_a_file_url(server, settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    server.routes["/feed"] = Reply(status=301, headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(BlockedURL):
+        fetch(server.url("/feed"))
+
+
+def test_it_fetches_from_private_addresses_when_the_setting_allows(server, settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    server.routes["/feed"] = Reply(b"intranet")
+    assert fetch(server.url("/feed")).body == b"intranet"
+
+
+@pytest.fixture
+def capped(settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    settings.FETCH_MAX_BYTES = 64 * 1024
+    settings.FETCH_TIMEOUT = 5.0
+    settings.FETCH_READ_TIMEOUT = 5.0
+
+
+def test_it_refuses_a_body_declared_over_the_cap_without_reading_it(server, capped):
+    server.routes["/feed"] = Reply(b"x" * 100, headers={"Content-Length": str(100 * 2**20)})
+    with pytest.raises(TooLarge, match="over the 65536 byte cap"):
+        fetch(server.url("/feed"))
+
+
+def test_it_stops_reading_an_endless_body_at_the_cap(server, capped):
+    sent = []
+
+    def endless(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        try:
+            while not server.stopping.is_set():
+                handler.wfile.write(b"x" * 16384)
+                sent.append(16384)
+        except OSError:
+            pass  # the client hung up, as it should
+
+    server.routes["/feed"] = endless
+    with pytest.raises(TooLarge):
+        fetch(server.url("/feed"))
+
+
+def test_it_stops_a_gzip_bomb_at_the_decompressed_cap(server, capped):
+    # 10 MB of zeros in ~10 kB: under the cap on the wire, far over it decompressed.
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(b"\0" * (10 * 2**20)) + packer.flush()
+    assert len(bomb) < 64 * 1024
+    server.routes["/feed"] = Reply(bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(TooLarge, match="after decompression"):
+        fetch(server.url("/feed"))
+
+
+def stall(server):
+    def handler(_handler):
+        server.stopping.wait(30)  # answer nothing until the test ends
+
+    return handler
+
+
+def test_it_gives_up_on_a_server_that_never_answers(server, settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    settings.FETCH_TIMEOUT = 0.5
+    server.routes["/feed"] = stall(server)
+    with pytest.raises(FetchTimeout, match=r"0\.5 s deadline"):
+        fetch(server.url("/feed"))
+
+
+def drip(server, hung_up: list[bool], *, headers_first: bool):
+    """Headers then a body byte every 50 ms, or the status line itself that slowly, for 3 s;
+    ``hung_up`` records whether the client closed the connection before the drip ended."""
+
+    def handler(handler):
+        if headers_first:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n")
+        try:
+            for _ in range(60):
+                if server.stopping.is_set():
+                    return
+                handler.wfile.write(b"x" if headers_first else b"H")
+                handler.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            hung_up.append(True)
+
+    return handler
+
+
+@pytest.mark.parametrize("headers_first", [True, False], ids=["body", "status_line"])
+def test_it_hangs_up_on_a_server_dripping_a_byte_at_a_time(server, settings, headers_first):
+    # Each byte comes well within the read timeout; only the total deadline stops it.
+    settings.FETCH_ALLOW_PRIVATE = True
+    settings.FETCH_TIMEOUT = 0.6
+    settings.FETCH_READ_TIMEOUT = 5.0
+    hung_up: list[bool] = []
+    server.routes["/feed"] = drip(server, hung_up, headers_first=headers_first)
+    with pytest.raises(FetchTimeout, match="deadline"):
+        fetch(server.url("/feed"))
+    wait_for(lambda: hung_up, timeout=5)
+
+
+@pytest.mark.django_db
+def test_it_records_the_error_when_a_source_times_out(server, settings):
+    settings.FETCH_ALLOW_PRIVATE = True
+    settings.FETCH_TIMEOUT = 0.5
+    server.routes["/feed"] = stall(server)
+    source = Source.objects.create(name="Stuck", kind=Source.Kind.FEED, url=server.url("/feed"))
+    run = ingest_source(source)
+    source.refresh_from_db()
+    assert run.status == Source.Status.ERROR
+    assert "deadline" in run.error
+    assert source.last_status == Source.Status.ERROR
+    assert "deadline" in source.last_error
+
+
+@pytest.mark.django_db
+def test_it_records_a_refused_source_url_without_connecting(server, settings):
+    settings.FETCH_ALLOW_PRIVATE = False
+    source = Source.objects.create(name="Inside", kind=Source.Kind.FEED, url=server.url("/feed"))
+    run = ingest_source(source)
+    assert run.status == Source.Status.ERROR
+    assert "non-public address" in run.error
+    assert server.requests == []
+
+
+@pytest.mark.worker
+def test_it_frees_the_worker_when_a_source_never_answers(transactional_db, server):
+    """One worker process, two sources: the stuck one is abandoned at the deadline and the
+    next source is still ingested; ingest_all queued one task per source."""
+    from digest.models import SourceRun
+    from digest.tasks import ingest_all
+    from tests.workers import celery_worker
+
+    server.routes["/stuck"] = stall(server)
+    server.routes["/good"] = Reply(FEED)
+    stuck = Source.objects.create(name="Stuck", kind=Source.Kind.FEED, url=server.url("/stuck"))
+    good = Source.objects.create(name="Good", kind=Source.Kind.FEED, url=server.url("/good"))
+    with celery_worker(concurrency=1, FETCH_TIMEOUT="1"):
+        ingest_all.delay().get(timeout=30)
+        wait_for(lambda: SourceRun.objects.filter(finished_at__isnull=False).count() == 2, 60)
+    assert SourceRun.objects.get(source=stuck).status == Source.Status.ERROR
+    assert SourceRun.objects.get(source=good).status == Source.Status.OK

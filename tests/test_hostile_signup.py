@@ -1,0 +1,174 @@
+"""Signup and sign-in forms under abuse: enumeration, floods, bots, mail-bombing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Subscriber
+from digest.models import Suppression
+from tests.pages import make_subscriber, make_topic, signup_data
+
+pytestmark = pytest.mark.django_db
+
+VICTIM = "victim@example.org"
+STATES = [
+    "new",
+    "pending",
+    "active",
+    "paused",
+    "unsubscribed",
+    "suppressed-status",
+    "suppressed-list",
+]
+
+
+def put_address_in(state: str) -> None:
+    if state == "suppressed-list":
+        Suppression.objects.create(email=VICTIM, reason="bounced")
+    elif state != "new":
+        make_subscriber(VICTIM, status=state.removesuffix("-status"))
+
+
+def answer(response) -> tuple:
+    """Everything a visitor can observe of a response, cookies included."""
+    return (
+        response.status_code,
+        tuple(sorted(response.headers.items())),
+        tuple(sorted((name, morsel.OutputString()) for name, morsel in response.cookies.items())),
+        response.content,
+    )
+
+
+def observed(url: str, data: dict) -> tuple:
+    client = Client()
+    first = client.post(url, data)
+    return answer(first), answer(client.get(first["Location"]))
+
+
+@pytest.mark.parametrize(
+    ("url", "data"), [("/subscribe/", signup_data(VICTIM)), ("/manage/", {"email": VICTIM})]
+)
+def test_it_answers_byte_for_byte_the_same_whatever_state_the_address_is_in(url, data):
+    answers = {}
+    for state in STATES:
+        Subscriber.objects.all().delete()
+        Suppression.objects.all().delete()
+        put_address_in(state)
+        answers[state] = observed(url, data)
+    assert len(set(answers.values())) == 1, {s: a[0][:2] for s, a in answers.items()}
+
+
+@pytest.mark.parametrize(
+    ("url", "data"), [("/subscribe/", signup_data(VICTIM)), ("/manage/", {"email": VICTIM})]
+)
+def test_it_sends_nothing_to_a_suppressed_address(client, url, data):
+    Suppression.objects.create(email=VICTIM, reason="complained")
+    client.post(url, data)
+    assert mail.outbox == []
+    assert not Subscriber.objects.exists()
+
+
+def test_it_rate_limits_a_signup_flood_from_one_address(client, settings):
+    settings.SIGNUP_RATE_PER_IP = 5
+    codes = [
+        client.post("/subscribe/", signup_data(f"bot{n}@example.org")).status_code for n in range(8)
+    ]
+    assert codes == [302] * 5 + [429] * 3
+    assert Subscriber.objects.count() == 5
+    assert len(mail.outbox) == 5
+    assert client.post("/manage/", {"email": "x@example.org"}).status_code == 429
+    # Another address is not held back.
+    assert (
+        Client(REMOTE_ADDR="198.51.100.7")
+        .post("/subscribe/", signup_data("a@example.org"))
+        .status_code
+        == 302
+    )
+
+
+def test_it_sends_a_victim_one_confirmation_a_day_however_many_addresses_ask():
+    for n in range(12):
+        Client(REMOTE_ADDR=f"203.0.113.{n + 1}").post("/subscribe/", signup_data(VICTIM))
+        Client(REMOTE_ADDR=f"198.51.100.{n + 1}").post("/manage/", {"email": VICTIM})
+    assert len(mail.outbox) == 1
+    # A day later the address owner can get a new one.
+    Subscriber.objects.update(confirmation_sent_at=timezone.now() - dt.timedelta(hours=25))
+    Client(REMOTE_ADDR="203.0.113.200").post("/subscribe/", signup_data(VICTIM))
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_one_confirmation_when_many_signups_for_one_address_race():
+    def post(n: int) -> int:
+        try:
+            return (
+                Client(REMOTE_ADDR=f"192.0.2.{n + 1}")
+                .post("/subscribe/", signup_data(VICTIM))
+                .status_code
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(post, range(12)))
+    assert codes == [302] * 12
+    assert Subscriber.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_it_answers_a_filled_honeypot_like_anyone_else_and_stores_nothing(client):
+    human = observed("/subscribe/", signup_data("human@example.org"))
+    bot = observed("/subscribe/", signup_data("bot@example.org", website="http://spam.example"))
+    assert human == bot
+    assert list(Subscriber.objects.values_list("email", flat=True)) == ["human@example.org"]
+    assert [m.to for m in mail.outbox] == [["human@example.org"]]
+
+
+def test_it_puts_no_visitor_text_in_the_confirmation_email(client):
+    spam = "Cheap pills at spam.example"
+    client.post(
+        "/subscribe/",
+        signup_data("target@example.org", own_topics=spam, time_zone="America/Sao_Paulo"),
+        HTTP_USER_AGENT=spam,
+    )
+    [message] = mail.outbox
+    for part in (message.subject, message.body, message.alternatives[0][0]):
+        assert "Cheap pills" not in part
+        assert "Sao_Paulo" not in part
+
+
+def test_it_does_not_let_the_signup_form_change_an_active_subscription(client):
+    subscriber = make_subscriber(VICTIM, own_topics="knowledge distillation")
+    topic = make_topic()
+    client.post("/subscribe/", signup_data(VICTIM, own_topics="attacker topic", topics=[topic.pk]))
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.own_topics) == ("active", "knowledge distillation")
+    assert not subscriber.topics.exists()
+    # The owner gets a sign-in link instead, once a day.
+    [message] = mail.outbox
+    assert "/manage/sign-in/" in message.body
+    client.post("/subscribe/", signup_data(VICTIM))
+    assert len(mail.outbox) == 1
+
+
+def test_it_answers_the_same_and_allows_a_retry_when_the_mail_server_is_down(client, settings):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = closed.getsockname()
+    settings.EMAIL_TIMEOUT = 2
+    closed.close()  # nothing listens there now: connection refused
+    response = client.post("/subscribe/", signup_data())
+    assert response.status_code == 302
+    assert response["Location"] == "/subscribe/sent/"
+    subscriber = Subscriber.objects.get()
+    assert subscriber.status == "pending"
+    assert subscriber.confirmation_sent_at is None  # the day's one email is not used up

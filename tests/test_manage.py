@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.models import Consent, Subscriber
+from digest.models import Digest, Suppression
+from tests.pages import emailed_link, load_real_day, make_subscriber, make_topic
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, subscriber: Subscriber) -> None:
+    client.post("/manage/", {"email": subscriber.email})
+    response = client.post(emailed_link())
+    assert response.status_code == 302
+    assert response["Location"] == "/manage/preferences/"
+
+
+def test_it_emails_a_sign_in_link_that_opens_the_preferences_once(client):
+    subscriber = make_subscriber()
+    response = client.post("/manage/", {"email": "Reader@example.org"})
+    assert response["Location"] == "/manage/sent/"
+    link = emailed_link()
+    assert "/manage/sign-in/" in link
+    page = client.get(link, follow=True)
+    assert page.redirect_chain == [("/manage/sign-in/", 302)]
+    assert "Sign in" in page.content.decode()  # GET only shows a button
+    assert client.get("/manage/preferences/")["Location"] == "/manage/"
+    assert client.post("/manage/sign-in/")["Location"] == "/manage/preferences/"
+    page = client.get("/manage/preferences/")
+    assert subscriber.email in page.content.decode()
+    client.post("/manage/sign-out/")
+    assert client.post(link).status_code == 400  # spent
+
+
+def test_it_expires_a_sign_in_link_after_an_hour(client, monkeypatch):
+    import time
+
+    from django.core import signing
+
+    make_subscriber()
+    real = time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real() - 3601)
+    client.post("/manage/", {"email": "reader@example.org"})
+    monkeypatch.setattr(signing.time, "time", real)
+    response = client.post(emailed_link())
+    assert "This link has expired" in response.content.decode()
+    assert client.get("/manage/preferences/").status_code == 302
+
+
+def test_it_saves_topics_schedule_and_cap_and_moves_the_next_send(client):
+    subscriber = make_subscriber(time_zone="UTC", send_hour=7)
+    subscriber.schedule_next()
+    subscriber.save()
+    sign_in(client, subscriber)
+    topic = make_topic()
+    response = client.post(
+        "/manage/preferences/",
+        {
+            "topics": [topic.pk],
+            "own_topics": "author:Hinton\ncategory:cs.CL",
+            "frequency": "weekly",
+            "weekday": "4",
+            "send_hour": "18",
+            "time_zone": "America/New_York",
+            "max_papers": "5",
+        },
+    )
+    assert response.status_code == 302
+    subscriber.refresh_from_db()
+    assert list(subscriber.topics.all()) == [topic]
+    assert subscriber.own_topics == "author:Hinton\ncategory:cs.CL"
+    assert (subscriber.frequency, subscriber.weekday, subscriber.send_hour) == ("weekly", 4, 18)
+    assert subscriber.max_papers == 5
+    from zoneinfo import ZoneInfo
+
+    local = subscriber.next_send_at.astimezone(ZoneInfo("America/New_York"))
+    assert (local.weekday(), local.hour) == (4, 18)
+    assert "Your preferences are saved." in client.get("/manage/preferences/").content.decode()
+
+
+def test_it_keeps_an_operator_given_private_topic_when_saving(client):
+    subscriber = make_subscriber()
+    private = make_topic("Test: lab only", public=False)
+    subscriber.topics.add(private)
+    sign_in(client, subscriber)
+    form = client.get("/manage/preferences/").context["form"]
+    assert private in form.fields["topics"].queryset
+
+
+def test_it_pauses_and_resumes_deliveries(client):
+    subscriber = make_subscriber()
+    sign_in(client, subscriber)
+    client.post("/manage/pause/")
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.next_send_at) == ("paused", None)
+    client.post("/manage/resume/")
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
+    assert subscriber.next_send_at is not None
+
+
+def test_it_unsubscribes_and_resubscribes_from_the_preferences(client):
+    subscriber = make_subscriber()
+    sign_in(client, subscriber)
+    client.post("/manage/unsubscribe/")
+    subscriber.refresh_from_db()
+    assert subscriber.status == "unsubscribed"
+    client.post("/manage/resubscribe/")
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
+    assert Consent.objects.filter(action="resubscribe").count() == 1
+
+
+def test_it_previews_todays_digest_in_a_sandboxed_page(client):
+    load_real_day(timezone.now().date())
+    subscriber = make_subscriber(own_topics="video\ndiffusion")
+    sign_in(client, subscriber)
+    response = client.get("/manage/preview/")
+    assert response.status_code == 200, response.get("Location")
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert "script-src" not in response["Content-Security-Policy"]
+    assert b"<html" in response.content.lower()
+    assert not Digest.objects.exists()  # a preview records nothing
+
+
+def test_it_says_when_there_is_nothing_to_preview(client):
+    subscriber = make_subscriber(own_topics="quantum gravity")
+    sign_in(client, subscriber)
+    response = client.get("/manage/preview/", follow=True)
+    assert "Nothing new matches your topics today" in response.content.decode()
+
+
+def test_it_downloads_my_data_as_json(client):
+    subscriber = make_subscriber()
+    Consent.objects.create(subscriber=subscriber, action="signup", ip_address="192.0.2.1")
+    sign_in(client, subscriber)
+    response = client.get("/manage/my-data.json")
+    assert response["Content-Type"] == "application/json"
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["email"] == subscriber.email
+    assert data["preferences"]["own_topics"] == ["knowledge distillation"]
+    assert data["consents"][0]["ip_address"] == "192.0.2.1"
+
+
+def test_it_deletes_my_data_but_keeps_the_suppression_list(client):
+    subscriber = make_subscriber()
+    Suppression.objects.create(email="other@example.org", reason="bounced")
+    sign_in(client, subscriber)
+    assert "Delete everything" in client.get("/manage/delete/").content.decode()
+    assert Subscriber.objects.exists()  # GET deletes nothing
+    response = client.post("/manage/delete/")
+    assert "Your data is deleted" in response.content.decode()
+    assert not Subscriber.objects.exists()
+    assert not Consent.objects.exists()
+    assert Suppression.objects.count() == 1
+    assert client.get("/manage/preferences/").status_code == 302
+
+
+def test_it_sends_a_pending_address_its_confirmation_instead_of_a_sign_in_link(client):
+    make_subscriber(status="pending")
+    client.post("/manage/", {"email": "reader@example.org"})
+    assert "/confirm/" in emailed_link()
+
+
+def test_it_caps_sign_in_links_per_address_per_day(client, settings):
+    settings.SIGN_IN_LINKS_PER_DAY = 2
+    make_subscriber()
+    for _ in range(4):
+        client.post("/manage/", {"email": "reader@example.org"})
+    assert len(mail.outbox) == 2

@@ -1,0 +1,141 @@
+"""The database side of matching: match_topic and select_for_subscribers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from accounts.models import Subscriber
+from digest.matching import Match, TopicSyntaxError, match_topic, select_for_subscribers
+from digest.models import Digest, DigestItem, Feedback, Listing, Paper, Source, Topic
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2025, 8, 29)
+
+
+def paper(key: str, title: str, abstract: str = "", **fields) -> Paper:
+    return Paper.objects.create(key=key, title=title, abstract=abstract, **fields)
+
+
+@pytest.fixture
+def papers():
+    source = Source.objects.create(name="Test", kind=Source.Kind.FEED)
+    rows = [
+        paper("p1", "Knowledge distillation for tiny students", "A teacher distills.", upvotes=5),
+        paper(
+            "p2", "Distilling diffusion models", "Knowledge distillation of samplers.", upvotes=50
+        ),
+        paper("p3", "A survey of machine unlearning", "Unlearning methods reviewed."),
+        paper("p4", "Certified unlearning", "Unlearning with guarantees.", arxiv_id="2401.00004"),
+        paper("p5", "Mixture-of-Experts routing", "Sparse experts.", authors=["Geoffrey Hinton"]),
+    ]
+    for rank, row in enumerate(rows):
+        Listing.objects.create(source=source, paper=row, day=DAY, rank=rank)
+    return rows
+
+
+def subscriber(email: str, own: str = "", **fields) -> Subscriber:
+    return Subscriber.objects.create(
+        email=email, own_topics=own, status=Subscriber.Status.ACTIVE, **fields
+    )
+
+
+class TestMatchTopic:
+    def test_it_returns_matches_best_first_with_the_reason(self, papers):
+        matches = match_topic("knowledge distillation")
+        assert [m.paper.key for m in matches] == ["p1", "p2"] or [m.paper.key for m in matches] == [
+            "p2",
+            "p1",
+        ]
+        assert all(isinstance(m, Match) for m in matches)
+        assert matches[0].score >= matches[1].score
+        assert matches[0].topic == "knowledge distillation"
+        assert matches[0].why.startswith('knowledge distillation: "')
+        assert "distillation" in matches[0].terms
+
+    def test_it_limits_to_one_day(self, papers):
+        old = paper("old", "Knowledge distillation, again")
+        assert old in [m.paper for m in match_topic("knowledge distillation")]
+        assert old not in [m.paper for m in match_topic("knowledge distillation", day=DAY)]
+        assert match_topic("knowledge distillation", day=DAY + dt.timedelta(days=1)) == []
+
+    def test_it_finds_papers_like_one_in_the_database(self, papers):
+        matches = match_topic("more like arXiv:2401.00004")
+        assert [m.paper.key for m in matches][:1] == ["p3"]
+
+    def test_it_raises_a_clear_error_for_a_bad_topic(self, papers):
+        with pytest.raises(TopicSyntaxError, match="never closed"):
+            match_topic('"knowledge distillation')
+
+
+class TestSelectForSubscribers:
+    def test_it_fans_catalogue_and_own_topics_out_to_subscribers(self, papers):
+        topic = Topic.objects.create(name="Distillation", query="knowledge distillation")
+        alice = subscriber("alice@example.com", own="unlearning -survey\nauthor:Hinton")
+        alice.topics.add(topic)
+        bob = subscriber("bob@example.com", own="knowledge distillation")
+        result = select_for_subscribers([alice, bob], papers)
+        assert {m.paper.key for m in result[alice.pk]} == {"p1", "p2", "p4", "p5"}
+        assert {m.topic for m in result[alice.pk]} == {
+            "Distillation",
+            "unlearning -survey",
+            "author:Hinton",
+        }
+        assert [m.topic for m in result[bob.pk]] == ["knowledge distillation"] * 2
+        scores = [m.score for m in result[alice.pk]]
+        assert scores == sorted(scores, reverse=True)
+
+    def test_it_skips_papers_already_sent_but_not_those_of_failed_digests(self, papers):
+        alice = subscriber("alice@example.com", own="knowledge distillation")
+        sent = Digest.objects.create(subscriber=alice, edition=DAY, status=Digest.Status.SENT)
+        DigestItem.objects.create(digest=sent, paper=papers[0])
+        failed = Digest.objects.create(
+            subscriber=alice, edition=DAY - dt.timedelta(days=1), status=Digest.Status.FAILED
+        )
+        DigestItem.objects.create(digest=failed, paper=papers[1])
+        assert [m.paper.key for m in select_for_subscribers([alice], papers)[alice.pk]] == ["p2"]
+
+    def test_it_applies_the_cap_and_the_minimum_score(self, papers):
+        capped = subscriber("capped@example.com", own="distill*\nunlearning", max_papers=2)
+        strict = subscriber("strict@example.com", own="distill*\nunlearning", min_score=0.99)
+        result = select_for_subscribers([capped, strict], papers)
+        assert len(result[capped.pk]) == 2
+        assert result[strict.pk] == []
+
+    def test_it_moves_papers_like_the_liked_ones_up(self, papers):
+        plain = subscriber("plain@example.com", own="unlearning")
+        fan = subscriber("fan@example.com", own="unlearning")
+        liked = paper("liked", "A survey of unlearning methods", "Survey, reviewed methods.")
+        Feedback.objects.create(subscriber=fan, paper=liked, value=1)
+        Feedback.objects.create(subscriber=fan, paper=papers[3], value=-1)
+        result = select_for_subscribers([plain, fan], papers)
+        assert [m.paper.key for m in result[fan.pk]] == ["p3", "p4"]
+        assert (
+            result[fan.pk][0].score > dict((m.paper.key, m.score) for m in result[plain.pk])["p3"]
+        )
+
+    def test_it_skips_a_topic_that_does_not_parse_and_logs_it(self, papers, caplog):
+        alice = subscriber("alice@example.com", own='"unclosed\nunlearning -survey')
+        result = select_for_subscribers([alice], papers)
+        assert [m.paper.key for m in result[alice.pk]] == ["p4"]
+        assert "unclosed" in caplog.text
+
+    def test_it_gives_an_empty_list_to_a_subscriber_without_topics(self, papers):
+        alice = subscriber("alice@example.com")
+        assert select_for_subscribers([alice], papers) == {alice.pk: []}
+
+    def test_it_runs_a_fixed_number_of_queries(self, papers, django_assert_num_queries):
+        topic = Topic.objects.create(name="Distillation", query="knowledge distillation")
+        few = [subscriber(f"a{i}@example.com", own="unlearning") for i in range(2)]
+        many = [subscriber(f"b{i}@example.com", own="author:Hinton") for i in range(30)]
+        for person in [*few, *many]:
+            person.topics.add(topic)
+            Feedback.objects.create(subscriber=person, paper=papers[0], value=1)
+        select_for_subscribers(few, papers)  # builds the index once
+        with django_assert_num_queries(3):
+            select_for_subscribers(few, papers)
+        with django_assert_num_queries(3):
+            result = select_for_subscribers(many, papers)
+        assert all(result[p.pk] for p in many)

@@ -1,0 +1,73 @@
+"""Hugging Face Daily Papers JSON, on real captures from 2024, 2025 and 2026."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from digest.models import Source
+from digest.sources import hf_daily
+
+DATA = Path(__file__).parent / "data"
+
+
+def parse(name: str):
+    return hf_daily.parse((DATA / name).read_bytes())
+
+
+def test_it_reads_every_paper_of_the_2026_shape_in_rank_order():
+    parsed = parse("hf_daily_papers_2026-08-20.json")
+    assert (len(parsed.items), parsed.rejected, parsed.error) == (15, [], "")
+    assert parsed.day == dt.date(2026, 8, 20)
+    first = parsed.items[0]
+    assert (first.key, first.arxiv_id) == ("arxiv:2608.16590", "2608.16590")
+    assert first.title.startswith("Zetta ζ: An Efficient Closed-Loop Embodied Harness")
+    assert first.authors[:3] == ["Xin Ding", "Liang Mi", "Mingzhe Huang"]
+    assert (first.upvotes, first.comments) == (92, 1)
+    assert first.code_url == "https://github.com/air-embodied-brain/Zetta-Embodiment"
+    assert first.project_url == "https://air-embodied-brain.github.io/zetta/"
+    assert first.hf_url == "https://huggingface.co/papers/2608.16590"
+    assert first.abs_url == "https://arxiv.org/abs/2608.16590"
+    assert first.published_at == dt.datetime(2026, 8, 17, tzinfo=dt.UTC)
+    assert first.categories == []  # the API has none
+
+
+def test_it_collapses_the_hard_wrapped_titles_of_2024():
+    parsed = parse("hf_daily_papers_2024-05-27.json")
+    assert len(parsed.items) == 13
+    assert parsed.items[0].title == (
+        "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal Models"
+    )
+    assert all("\n" not in item.abstract for item in parsed.items)
+
+
+def test_it_reads_the_2025_shape():
+    parsed = parse("hf_daily_papers_2025-03-14.json")
+    assert (len(parsed.items), parsed.rejected) == (26, [])
+    assert parsed.items[0].upvotes == 29
+
+
+def test_it_treats_an_empty_day_as_normal():
+    parsed = hf_daily.parse(b"[]")
+    assert (parsed.items, parsed.rejected, parsed.error) == ([], [], "")
+
+
+def test_it_rejects_an_entry_without_an_arxiv_id_and_keeps_the_rest():
+    entries = json.loads((DATA / "hf_daily_papers_2026-08-20.json").read_bytes())[:2]
+    del entries[0]["paper"]["id"]
+    parsed = hf_daily.parse(json.dumps([*entries, "junk"]).encode())
+    assert len(parsed.items) == 1
+    assert parsed.rejected[0].startswith("item 1: no guid, link or arXiv id")
+    assert parsed.rejected[1] == "item 3: not a JSON object"
+
+
+def test_it_reports_a_body_that_is_not_json():
+    assert hf_daily.parse(b"<html>rate limited</html>").error.startswith("not JSON")
+
+
+def test_it_asks_for_the_day_it_ingests():
+    source = Source(name="HF", kind=Source.Kind.HF_DAILY)
+    assert hf_daily.url(source, dt.date(2026, 8, 20)) == (
+        "https://huggingface.co/api/daily_papers?date=2026-08-20"
+    )

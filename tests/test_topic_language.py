@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from digest import topic_language as tl
+from digest.matching import TopicSyntaxError, check_topic
+
+
+class TestTopicLanguage:
+    def test_it_joins_plain_words_into_one_concept_without_stop_words(self):
+        node = tl.parse("Mixture of Experts")
+        assert isinstance(node, tl.Concept)
+        assert node.units == (("mixtur",), ("expert",))
+        assert node.acronyms == ("moe",)
+
+    def test_it_keeps_stop_words_inside_quotes(self):
+        node = tl.parse('"mixture of experts"')
+        assert node == tl.Phrase(
+            ("mixtur", "of", "expert"), "mixtureofexpert", ("mixture", "of", "experts")
+        )
+
+    def test_it_reads_commas_and_or_as_alternatives(self):
+        assert tl.parse("diffusion, score-based") == tl.parse("diffusion OR score-based")
+        assert isinstance(tl.parse("diffusion | score-based"), tl.Or)
+
+    def test_it_reads_minus_and_not_as_exclusions(self):
+        node = tl.parse("unlearning -survey")
+        assert isinstance(node, tl.And)
+        assert node.exclude == tl.parse("unlearning NOT survey").exclude
+        assert node.exclude[0].units == (("survey",),)
+
+    def test_it_reads_fields_with_and_without_a_space(self):
+        assert tl.parse("title:diffusion") == tl.parse("title: diffusion")
+        assert tl.parse("title:diffusion").field == "title"
+        assert tl.parse("author:Hinton") == tl.Author(("hinton",))
+        assert tl.parse('au:"Geoffrey Hinton"') == tl.Author(("geoffrey", "hinton"))
+        assert tl.parse("category:cs.CL") == tl.Category("cs.cl")
+        assert tl.parse("cat:cs.*") == tl.Category("cs.", prefix=True)
+
+    def test_it_applies_a_field_to_a_group(self):
+        node = tl.parse("title:(graph neural) -author:Smith")
+        assert node.include[0].field == "title"
+        assert node.exclude == (tl.Author(("smith",)),)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "more like arXiv:2401.12345",
+            "like:2401.12345",
+            "like:arXiv:2401.12345v2",
+            "arXiv:2401.12345",
+            "similar to 2401.12345",
+        ],
+    )
+    def test_it_reads_a_paper_as_a_topic(self, text):
+        assert tl.parse(text) == tl.Like("2401.12345")
+
+    def test_it_reads_a_prefix_wildcard(self):
+        assert tl.parse("distill*") == tl.Prefix("distill")
+
+    def test_it_treats_a_colon_after_an_unknown_word_and_a_space_as_text(self):
+        assert tl.parse("LLM: reasoning").units == (("llm",), ("reason",))
+
+    def test_it_forgives_a_trailing_comma(self):
+        assert tl.parse("diffusion, score-based,") == tl.parse("diffusion, score-based")
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "says"),
+    [
+        ("", 0, "empty"),
+        ('knowledge "distill', 10, "never closed"),
+        ("foo:bar", 0, "Unknown field 'foo'"),
+        ("dis*ll", 3, "only end a word"),
+        ("di*", 0, "at least 3 letters"),
+        ("-survey", 0, "not only exclusions"),
+        ("(distillation", 0, "never closed"),
+        ("distillation)", 12, "no matching '('"),
+        ("the of", 0, "too common"),
+        ("like:foo", 5, "arXiv id"),
+        ("diffusion OR", 10, "Nothing after 'OR'"),
+        ("title:", 0, "right after 'title:'"),
+        ("author:(a b)", 7, "not a group"),
+        ("x" * 501, 500, "at most 500"),
+        ("((((((((((x))))))))))", 8, "nested"),
+        ("a\x00b", 1, "NUL"),
+    ],
+)
+def test_it_says_where_and_why_a_topic_is_wrong(text, position, says):
+    with pytest.raises(TopicSyntaxError) as caught:
+        check_topic(text)
+    assert caught.value.position == position
+    assert says in str(caught.value)
+    assert f"at character {position + 1}" in str(caught.value)
+
+
+def test_it_never_crashes_on_hostile_input():
+    rng = random.Random(4)
+    alphabet = string.printable + '“”‐–’ÄéΩ漢\u200b\\{}$*:-"()'
+    pieces = ["OR", "AND", "NOT", "title:", "author:", "like:", "-", "*", '"', "(", ")", ","]
+    for _ in range(3000):
+        parts = [
+            rng.choice(pieces) if rng.random() < 0.4 else "".join(rng.choices(alphabet, k=4))
+            for _ in range(rng.randint(0, 12))
+        ]
+        text = rng.choice(["", " "]).join(parts)
+        try:
+            tl.parse(text)
+        except TopicSyntaxError as error:
+            assert 0 <= error.position <= len(text)

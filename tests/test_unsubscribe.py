@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from accounts.links import unsubscribe_url
+from accounts.models import Consent, Subscriber
+from tests.pages import make_subscriber
+
+pytestmark = pytest.mark.django_db
+
+
+def path(subscriber) -> str:
+    return unsubscribe_url(subscriber).replace("http://127.0.0.1:8000", "")
+
+
+def test_it_shows_one_button_on_get_and_changes_nothing(client):
+    subscriber = make_subscriber()
+    response = client.get(path(subscriber))
+    assert response.status_code == 200
+    assert response.content.decode().count("<button") == 1
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
+
+
+def test_it_unsubscribes_on_post_and_offers_to_resubscribe(client):
+    subscriber = make_subscriber()
+    subscriber.schedule_next()
+    subscriber.save()
+    response = client.post(path(subscriber))
+    assert response.status_code == 200
+    assert 'value="resubscribe"' in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.status == "unsubscribed"
+    assert subscriber.unsubscribed_at is not None
+    assert subscriber.next_send_at is None
+
+    response = client.post(path(subscriber), {"action": "resubscribe"})
+    assert "Welcome back" in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
+    assert subscriber.next_send_at is not None
+    assert Consent.objects.get().action == "resubscribe"
+
+
+def test_it_takes_the_rfc_8058_one_click_post_without_cookie_or_csrf_token():
+    subscriber = make_subscriber()
+    mail_client = Client(enforce_csrf_checks=True)
+    response = mail_client.post(
+        path(subscriber),
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200  # not a redirect
+    subscriber.refresh_from_db()
+    assert subscriber.status == "unsubscribed"
+
+
+def test_it_is_idempotent_and_leaves_a_suppressed_address_suppressed(client):
+    subscriber = make_subscriber(status="suppressed")
+    assert client.post(path(subscriber)).status_code == 200
+    assert client.post(path(subscriber)).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.status == "suppressed"
+    client.post(path(subscriber), {"action": "resubscribe"})
+    subscriber.refresh_from_db()
+    assert subscriber.status == "suppressed"
+
+
+def test_it_never_expires_an_unsubscribe_link(client, monkeypatch):
+    subscriber = make_subscriber()
+    real = time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real() - 5 * 365 * 86400)
+    old = path(subscriber)
+    monkeypatch.setattr(signing.time, "time", real)
+    assert client.post(old).status_code == 200
+    assert Subscriber.objects.get().status == "unsubscribed"
