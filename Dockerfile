@@ -11,4 +11,5 @@ RUN useradd --create-home paperwire && mkdir -p var && chown paperwire var
 USER paperwire
 RUN DEBUG=true python manage.py collectstatic --no-input -v 0
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# The logger class keeps emailed-link tokens out of the access log.
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "--logger-class", "accounts.redact.GunicornLogger"]

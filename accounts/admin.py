@@ -16,8 +16,8 @@ from django.contrib.admin.models import DELETION
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from accounts.signup import is_suppressed
 from digest import matching
 from digest.admin import count_of, log_change
 from digest.admin_confirm import confirmed_action
+from digest.admin_paging import LargeTablePaginator
 from digest.admin_panels import RECENT, admin_link, changelist_url, table
 from digest.models import Digest, DigestItem, EmailEvent, Feedback
 from digest.schedule import is_valid_time_zone
@@ -206,6 +207,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_filter = ["status", "frequency", "topics", TimeZoneFilter]
     search_fields = ["email"]
     ordering = ["-pk"]
+    paginator = LargeTablePaginator
     show_full_result_count = False
     filter_horizontal = ["topics"]
     inlines = [ConsentInline]
@@ -273,12 +275,15 @@ class SubscriberAdmin(admin.ModelAdmin):
         return self.fieldsets
 
     def save_model(self, request, obj: Subscriber, form, change) -> None:
-        if obj.status == Subscriber.Status.ACTIVE and (
-            not change
-            or "status" in form.changed_data
-            or set(SCHEDULE_FIELDS) & set(form.changed_data)
-        ):
-            obj.schedule_next()
+        """Keep the schedule in step with an edit, as the subscriber's own pages do."""
+        status_changed = "status" in form.changed_data
+        if obj.status == Subscriber.Status.ACTIVE:
+            if not change or status_changed or set(SCHEDULE_FIELDS) & set(form.changed_data):
+                obj.schedule_next()
+        elif status_changed:
+            obj.next_send_at = None
+            if obj.status == Subscriber.Status.UNSUBSCRIBED:
+                obj.unsubscribed_at = timezone.now()
         super().save_model(request, obj, form, change)
 
     # History panels on the change page --------------------------------------------------
@@ -450,7 +455,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         ]
 
     def _subscriber_for(self, request: HttpRequest, object_id: str) -> Subscriber:
-        subscriber = get_object_or_404(Subscriber, pk=object_id)
+        subscriber = self.get_object(request, object_id)  # None for a bad or unknown id
+        if subscriber is None:
+            raise Http404("No such subscriber")
         if not self.has_view_or_change_permission(request, subscriber):
             raise PermissionDenied
         return subscriber

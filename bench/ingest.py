@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAMPLES = [
     ROOT / "tests" / "data" / f"arxiv_rss2_rss.arxiv.org_cs.{c}_trimmed.xml"
-    for c in "AI CL LG".split()
+    for c in ("AI", "CL", "LG")
 ]
 GOAL_SECONDS = 3.0
 
@@ -157,8 +157,8 @@ def main() -> None:
             f"{connection.vendor}"
         )
         print(
-            f"  fetch + parse + store, new papers : {total:6.2f} s   (goal <= {GOAL_SECONDS:.0f} s: "
-            f"{'met' if total <= GOAL_SECONDS else 'MISSED'})"
+            f"  fetch + parse + store, new papers : {total:6.2f} s   "
+            f"(goal <= {GOAL_SECONDS:.0f} s: {'met' if total <= GOAL_SECONDS else 'MISSED'})"
         )
         print(f"    fetch {t1 - t0:.2f} s, parse {t2 - t1:.2f} s, store (bulk) {t3 - t2:.2f} s")
         print(f"  same listing again, all unchanged : {repeat:6.2f} s")

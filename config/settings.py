@@ -241,16 +241,23 @@ LOGGING = {
 # An https SITE_URL switches on everything `manage.py check --deploy` asks for;
 # each piece can still be overridden from the environment.
 _HTTPS = SITE_URL.startswith("https://")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+
+
+def _on_with_https(name: str) -> bool:
+    # Empty (as .env.example lists it) means "follow SITE_URL", not "off".
+    return env_bool(name, _HTTPS) if env_str(name).strip() else _HTTPS
+
+
+SECURE_SSL_REDIRECT = _on_with_https("SECURE_SSL_REDIRECT")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _on_with_https("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = _on_with_https("SECURE_HSTS_PRELOAD")
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     # Only behind a proxy that sets this header itself, or anyone could claim https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SESSION_COOKIE_SECURE = _on_with_https("SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = _on_with_https("CSRF_COOKIE_SECURE")
 SECURE_REFERRER_POLICY = "same-origin"  # token pages send no-referrer themselves
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -90,6 +90,14 @@ class TopicForm(forms.ModelForm):
         return query
 
 
+def _matched_words(match: matching.Match) -> str:
+    # A why reads 'label: "word", ...' and the label here is the query itself; a match on
+    # a category, an author or a similar paper has no words of its own.
+    if match.why == match.topic:
+        return "its category, an author or a similar paper"
+    return match.why.removeprefix(f"{match.topic}: ")
+
+
 def topic_preview(query: str, topic: Topic | None = None) -> str:
     """The HTML of what ``query`` matches on the latest listed day, and who follows it."""
     context: dict = {"query": query, "day": dashboard.latest_day()}
@@ -103,7 +111,8 @@ def topic_preview(query: str, topic: Topic | None = None) -> str:
         except matching.TopicSyntaxError as exc:
             context["error"] = str(exc)
         else:
-            context.update(matches=found[:PREVIEW_MATCHES], total=len(found))
+            shown = [(m, _matched_words(m)) for m in found[:PREVIEW_MATCHES]]
+            context.update(matches=shown, total=len(found))
     return render_to_string("admin/digest/topic/preview.html", context)
 
 
@@ -155,7 +164,8 @@ class TopicAdmin(admin.ModelAdmin):
         """GET ?query=...&topic=id: the preview panel for a query not yet saved."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        topic = Topic.objects.filter(pk=request.GET.get("topic") or None).first()
+        topic_id = request.GET.get("topic", "")
+        topic = Topic.objects.filter(pk=int(topic_id)).first() if topic_id.isdigit() else None
         return HttpResponse(topic_preview(request.GET.get("query", ""), topic))
 
 

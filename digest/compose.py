@@ -8,13 +8,15 @@ derived from the HTML.
 The HTML template keeps its CSS in a ``<style>`` block; css-inline moves it onto the
 elements because Gmail and Outlook ignore most of a ``<style>`` block. Inlining is done
 once per template, on its source, rather than on every rendered email: see
-``_inlined_template``.
+``_inlined_template``. What depends on a paper alone (its cleaned title, abstract
+excerpt, links) is memoized per process, as a day's papers go to many subscribers.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +34,20 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.autoreload import file_changed
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.links import absolute, manage_url, unsubscribe_url
 from accounts.tokens import make_token
 from digest.feedback import vote_token
-from digest.feedtext import excerpt, highlight, plain, safe_url, shorten_authors, wrap
+from digest.feedtext import (
+    excerpt,
+    highlight,
+    join_words,
+    plain,
+    safe_url,
+    shorten_authors,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from accounts.models import Subscriber
@@ -93,25 +104,76 @@ def webview_url(subscriber: Subscriber, digest: Digest) -> str:
 
 def _paper_entry(subscriber: Subscriber, match: MatchLike, feedback: Callable[[str], str]) -> dict:
     paper = match.paper
-    abstract = excerpt(plain(paper.abstract), ABSTRACT_CHARS)
+    text = _paper_text(
+        paper.title,
+        paper.abstract,
+        paper.upvotes,
+        paper.comments,
+        *(paper.abs_url, paper.hf_url, paper.pdf_url, paper.code_url, paper.project_url),
+    )
     return {
-        "title": plain(paper.title, limit=300) or "(untitled)",
-        "url": safe_url(paper.abs_url) or safe_url(paper.hf_url),
+        **text,
         "authors": shorten_authors(paper.authors if isinstance(paper.authors, list) else []),
-        "upvotes": max(paper.upvotes or 0, 0),
-        "comments": max(paper.comments or 0, 0),
         "topic": plain(match.topic, limit=100),
         "why": plain(match.why, limit=300),
-        "abstract": abstract,
-        "abstract_lines": wrap(abstract),
-        "abstract_pieces": highlight(abstract, match.terms),
-        "pdf_url": safe_url(paper.pdf_url),
-        "code_url": safe_url(paper.code_url),
-        "hf_url": safe_url(paper.hf_url),
-        "project_url": safe_url(paper.project_url),
+        "abstract_html": _highlighted(text["abstract"], tuple(match.terms)),
         "more_url": feedback(vote_token(subscriber, paper, 1)),
         "less_url": feedback(vote_token(subscriber, paper, -1)),
     }
+
+
+# A day's papers go to many subscribers: what depends on the paper alone is worked out
+# once per worker process (a pure function of its arguments, so never stale).
+@functools.lru_cache(maxsize=2048)
+def _paper_text(
+    title: str,
+    abstract: str,
+    upvotes: int,
+    comments: int,
+    abs_url: str,
+    hf_url: str,
+    pdf_url: str,
+    code_url: str,
+    project_url: str,
+) -> dict:
+    shown = excerpt(plain(abstract), ABSTRACT_CHARS)
+    links = {
+        "pdf_url": safe_url(pdf_url),
+        "code_url": safe_url(code_url),
+        "hf_url": safe_url(hf_url),
+        "project_url": safe_url(project_url),
+    }
+    return {
+        "title": plain(title, limit=300) or "(untitled)",
+        "url": safe_url(abs_url) or links["hf_url"],
+        "popularity": _popularity(upvotes, comments),
+        "abstract": shown,
+        "abstract_lines": wrap(shown),
+        **links,
+        "has_links": any(links.values()),
+    }
+
+
+def _popularity(upvotes: int | None, comments: int | None) -> str:
+    """ "92 upvotes · 1 comment", or what there is of it."""
+    counts = [(upvotes or 0, "upvote"), (comments or 0, "comment")]
+    return " · ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in counts if n > 0)
+
+
+# The highlight's style is written here, not in the template's CSS, because the marks
+# come into the email after its CSS was inlined; dark mode restyles ".hl" in the template.
+MARK = '<mark class="hl" style="background-color:#fff1a8;color:#111827;padding:0 1px">'
+
+
+@functools.lru_cache(maxsize=4096)
+def _highlighted(text: str, terms: tuple[str, ...]) -> SafeString:
+    """``text`` escaped piece by piece, the matched terms in <mark>."""
+    return mark_safe(  # noqa: S308 - every piece of feed text goes through html.escape()
+        "".join(
+            f"{MARK}{html.escape(piece)}</mark>" if marked else html.escape(piece)
+            for piece, marked in highlight(text, terms)
+        )
+    )
 
 
 def topics_of(matches: Sequence[MatchLike]) -> list[str]:
@@ -124,11 +186,20 @@ def topics_of(matches: Sequence[MatchLike]) -> list[str]:
     return topics
 
 
-def followed_topics(subscriber: Subscriber) -> list[str]:
-    """What the subscriber follows, for "why you get this" (prefetch-friendly)."""
+def _topics_line(topics: Sequence[str]) -> str:
+    """ "A and B", or "A, B and 3 more topics"."""
+    more = len(topics) - SUBJECT_TOPICS
+    if more <= 0:
+        return join_words(topics)
+    return join_words([*topics[:SUBJECT_TOPICS], f"{more} more topic{'s' if more > 1 else ''}"])
+
+
+def followed_topics(subscriber: Subscriber) -> str:
+    """What the subscriber follows, "A, B and C", for "why you get this" (uses a
+    prefetched ``topics``)."""
     names = [topic.name for topic in subscriber.topics.all()]
     names += [line.strip() for line in subscriber.own_topics.splitlines() if line.strip()]
-    return [plain(name, limit=60) for name in names]
+    return join_words([plain(name, limit=60) for name in names])
 
 
 def _edition(subscriber: Subscriber, digest: Digest | None) -> datetime.date:
@@ -155,13 +226,16 @@ def render_webview(digest: Digest) -> str:
     """The HTML of a sent digest as the subscriber got it, from its stored items."""
     items = digest.items.select_related("paper").order_by("rank", "pk")
     matches = [_StoredMatch(item.paper, *_topic_and_terms(item.why), item.why) for item in items]
-    context = _digest_context(digest.subscriber, matches, digest)
-    context["webview_url"] = ""
+    context = _digest_context(digest.subscriber, matches, digest, in_browser=True)
     return render_email("digest", context).html
 
 
 def _digest_context(
-    subscriber: Subscriber, matches: Sequence[MatchLike], digest: Digest | None
+    subscriber: Subscriber,
+    matches: Sequence[MatchLike],
+    digest: Digest | None,
+    *,
+    in_browser: bool = False,
 ) -> dict:
     feedback = _link_maker("feedback")
     entries = [_paper_entry(subscriber, match, feedback) for match in matches]
@@ -173,10 +247,11 @@ def _digest_context(
         "count": len(entries),
         "leading_topics": topics[:SUBJECT_TOPICS],
         "other_topics": max(len(topics) - SUBJECT_TOPICS, 0),
+        "topics_line": _topics_line(topics),
         "papers": entries,
         "preheader": " · ".join(entry["title"] for entry in entries[:3]),
         "followed_topics": followed_topics(subscriber),
-        "webview_url": webview_url(subscriber, digest) if digest is not None else "",
+        "webview_url": webview_url(subscriber, digest) if digest and not in_browser else "",
         "manage_url": manage_url(),
         "unsubscribe_url": unsubscribe_url(subscriber),
         "postal_address": settings.POSTAL_ADDRESS,
@@ -204,7 +279,7 @@ def render_email(name: str, context: dict) -> RenderedDigest:
     )
 
 
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
 
 
 @functools.cache

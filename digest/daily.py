@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, QuerySet
 
 from digest.models import Listing, Paper
 
@@ -16,10 +16,10 @@ def latest_day() -> dt.date | None:
     return Listing.objects.aggregate(day=Max("day"))["day"]
 
 
-def papers_of_day(day: dt.date, limit: int = PAPERS_PER_PAGE) -> list[Paper]:
-    """One query: each paper listed on ``day`` once, most upvoted that day first,
-    then in the sources' own order."""
-    return list(
+def papers_of_day(day: dt.date, limit: int = PAPERS_PER_PAGE) -> QuerySet[Paper]:
+    """One query (lazy): each paper listed on ``day`` once, most upvoted that day
+    first, then in the sources' own order."""
+    return (
         Paper.objects.filter(listings__day=day)
         .annotate(day_upvotes=Max("listings__upvotes"), day_rank=Min("listings__rank"))
         .order_by("-day_upvotes", "day_rank", "id")[:limit]

@@ -90,9 +90,14 @@ def highlight(text: str, terms: Iterable[str]) -> list[tuple[str, bool]]:
             start, end = origin[start], origin[end - 1] + 1
         if start < position:
             continue
-        if start > position:
-            pieces.append((text[position:start], False))
-        pieces.append((text[start:end], True))
+        gap = text[position:start]
+        if pieces and pieces[-1][1] and not gap.strip():
+            # "Video Generation" reads as one highlight, not two.
+            pieces[-1] = (pieces[-1][0] + gap + text[start:end], True)
+        else:
+            if gap:
+                pieces.append((gap, False))
+            pieces.append((text[start:end], True))
         position = end
     if position < len(text):
         pieces.append((text[position:], False))
@@ -109,19 +114,32 @@ def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern | None:
     return re.compile(rf"(?<!\w)({alternatives})(?!\w)")
 
 
+class _FoldTable(dict):
+    """``str.translate`` table folding one character at a time, filled as characters come.
+
+    A character folding to no letter or digit ("…" gives "...", a lone combining accent
+    gives "") becomes one space: it never matches a term, and positions stay put."""
+
+    def __missing__(self, codepoint: int) -> str:
+        piece = fold(chr(codepoint))
+        if len(piece) != 1 and not any(char.isalnum() for char in piece):
+            piece = " "
+        self[codepoint] = piece
+        return piece
+
+
+_FOLD = _FoldTable()
+
+
 def _folded(text: str) -> tuple[str, list[int] | None]:
     """``fold(text)`` and, for each of its characters, the index it came from in ``text``
-    (None when every character folds to exactly one, the usual case)."""
-    folds = {char: _fold_char(char) for char in set(text)}
-    if all(len(piece) == 1 for piece in folds.values()):
-        return text.translate(str.maketrans(folds)), None
-    # Some character folds to several ("…" to "...") or none: map each back.
-    pieces = [folds[char] for char in text]
-    origin = [index for index, piece in enumerate(pieces) for _ in piece]
-    return "".join(pieces), origin
-
-
-_fold_char = functools.lru_cache(maxsize=4096)(fold)
+    (None when each character gave exactly one, the usual case)."""
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text):
+        return folded, None
+    # A character folded to several letters ("ß" to "ss"): map each back to it.
+    pieces = [_FOLD[ord(char)] for char in text]
+    return folded, [index for index, piece in enumerate(pieces) for _ in piece]
 
 
 def wrap(text: str, width: int = 72) -> str:
@@ -148,10 +166,14 @@ def shorten_authors(authors: Sequence[object], *, shown: int = 3) -> str:
         names = [name for name in map(_author_name, authors[:shown]) if name]
         others = len(authors) - len(names)
         return f"{', '.join(names)}, … and {others} others" if names else f"{others} authors"
-    names = [name for name in map(_author_name, authors) if name]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return join_words([name for name in map(_author_name, authors) if name])
+
+
+def join_words(words: Sequence[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _author_name(author: object) -> str:

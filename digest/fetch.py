@@ -166,11 +166,14 @@ def _request(url: str, headers: dict[str, str], deadline: float) -> Response | s
             return urljoin(url, reply.getheader("Location"))
         if reply.status == 304:
             return Response(url=url, status=304, body=b"")
-        body = _read_body(reply, deadline)
         if reply.status >= 400:
-            raise HTTPStatusError(
-                reply.status, url, body[:_CHUNK], reply.getheader("Retry-After", "")
-            )
+            # The body may explain the error (the arXiv API does); a short one is kept.
+            try:
+                body = _read_body(reply, deadline, cap=_CHUNK)
+            except TooLarge:
+                body = b""
+            raise HTTPStatusError(reply.status, url, body, reply.getheader("Retry-After", ""))
+        body = _read_body(reply, deadline, cap=settings.FETCH_MAX_BYTES)
         return Response(
             url=url,
             status=reply.status,
@@ -194,8 +197,7 @@ def _request(url: str, headers: dict[str, str], deadline: float) -> Response | s
         sock.close()
 
 
-def _read_body(reply: http.client.HTTPResponse, deadline: float) -> bytes:
-    cap = settings.FETCH_MAX_BYTES
+def _read_body(reply: http.client.HTTPResponse, deadline: float, *, cap: int) -> bytes:
     declared = reply.getheader("Content-Length", "")
     if declared.isdigit() and int(declared) > cap:
         raise TooLarge(f"body of {declared} bytes is over the {cap} byte cap")

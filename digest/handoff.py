@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import smtplib
 import threading
 import time
@@ -36,6 +37,13 @@ from requests.adapters import HTTPAdapter
 from digest.throttle import SendThrottle
 
 logger = logging.getLogger(__name__)
+
+
+# Environment variables requests reads on every request when trust_env is on.
+_PROXY_VARIABLES = (
+    *("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"),
+    *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"),
+)
 
 
 class Result(enum.StrEnum):
@@ -203,6 +211,10 @@ def _widen_pool(connection, size: int) -> None:
 
     def create_session() -> requests.Session:
         session = session_factory()
+        if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+            # Without a proxy to honour, skip requests' per-request look-ups of proxy
+            # variables and ~/.netrc: about a third of its time per message.
+            session.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)

@@ -52,13 +52,19 @@ class Counts:
 def ingest_source(source: Source, day: dt.date | None = None) -> SourceRun:
     """Fetch ``source`` for ``day`` (default today, UTC), store what it lists, record the run.
 
-    Conditional GET: a 304 answer is a successful run with nothing to store.
+    The papers are listed on the day the content names when its kind names one (an arXiv
+    listing's announcement day), else on ``day``. Conditional GET: a 304 answer is a
+    successful run with nothing to store.
     """
     run = SourceRun.objects.create(source=source, day=day or timezone.now().date())
-    parser = sources.for_kind(source.kind)
+    parser = sources.PARSERS.get(source.kind)
+    if parser is None:
+        return _finish(run, Parsed(error=f"unknown source kind {source.kind!r}"))
+    validators = (
+        {} if parser.DAY_IN_URL else {"etag": source.etag, "last_modified": source.last_modified}
+    )
     try:
-        url = parser.url(source, run.day)
-        response = fetch(url, etag=source.etag, last_modified=source.last_modified)
+        response = fetch(parser.url(source, run.day), **validators)
     except HTTPStatusError as error:
         # The arXiv API explains a 400 in an Atom error entry: keep its words.
         detail = parser.parse(error.body).error if error.body else ""
@@ -68,7 +74,9 @@ def ingest_source(source: Source, day: dt.date | None = None) -> SourceRun:
     if response.not_modified:
         return _finish(run, Parsed(), note="not modified since the last run")
     parsed = parser.parse(response.body)
-    run = _finish(run, parsed, listing_day=day)
+    if parser.NAMES_ITS_DAY and parsed.day:
+        run.day = parsed.day
+    run = _finish(run, parsed)
     if run.status != Source.Status.ERROR:
         Source.objects.filter(pk=source.pk).update(
             etag=response.etag, last_modified=response.last_modified
@@ -91,13 +99,12 @@ def ingest_file(
     run = SourceRun.objects.create(source=source, day=day or timezone.now().date())
     if len(body) > settings.FETCH_MAX_BYTES:
         return _finish(run, Parsed(error=f"file is over the {settings.FETCH_MAX_BYTES} byte cap"))
-    return _finish(run, sources.for_kind(kind).parse(body), listing_day=day)
+    parsed = sources.for_kind(kind).parse(body)
+    run.day = day or parsed.day or run.day
+    return _finish(run, parsed)
 
 
-def _finish(
-    run: SourceRun, parsed: Parsed, *, listing_day: dt.date | None = None, note: str = ""
-) -> SourceRun:
-    run.day = listing_day or parsed.day or run.day
+def _finish(run: SourceRun, parsed: Parsed, *, note: str = "") -> SourceRun:
     counts = store(parsed.items, run.source, run.day) if parsed.items else Counts()
     run.new, run.updated, run.unchanged = counts.new, counts.updated, counts.unchanged
     run.rejected = len(parsed.rejected)

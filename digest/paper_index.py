@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from digest import topic_language as tl
-from digest.text import STOP_WORDS, acronyms, clean, fold, tokens
+from digest.text import STOP_WORDS, analyse, clean, fold
 
 # BM25F: a word in the title counts as TITLE_WEIGHT words in the abstract.
 TITLE_WEIGHT = 3.0
@@ -58,9 +58,11 @@ class PaperIndex:
         self.surfaces: list[dict[str, list[str]]] = []
         self.acronym_docs: dict[str, set[int]] = defaultdict(set)
         self.authors: list[list[tuple[str, ...]]] = []
+        self.author_docs: dict[str, set[int]] = defaultdict(set)
         self.categories: list[set[str]] = []
         self.stem_of: dict[str, str] = {}
         self._vectors: list[dict[str, float]] | None = None
+        self._outside: dict[tuple[str, str], dict[str, float]] = {}
         for number, doc in enumerate(self.docs):
             self._add(number, doc)
         self.vocabulary = sorted(self.stem_of)
@@ -76,20 +78,23 @@ class PaperIndex:
 
     def _add(self, number: int, doc: Doc) -> None:
         surfaces: dict[str, list[str]] = {}
-        for name, text in (("title", doc.title), ("abstract", doc.abstract)):
-            text = clean(text)
-            found = tokens(text)
-            for token in found:
-                self.postings[name][token.stem].setdefault(number, []).append(token.position)
-                forms = surfaces.setdefault(token.stem, [])
-                if token.surface not in forms:
-                    forms.append(token.surface)
-                self.stem_of[token.surface] = token.stem
-            self.lengths[name].append(len(found))
-            for acronym in acronyms(text):
+        for name in FIELDS:
+            analysis = analyse(clean(doc.title if name == "title" else doc.abstract))
+            postings = self.postings[name]
+            for stem, position, surface in analysis.tokens:
+                postings[stem].setdefault(number, []).append(position)
+                forms = surfaces.setdefault(stem, [])
+                if surface not in forms:
+                    forms.append(surface)
+                    self.stem_of[surface] = stem
+            self.lengths[name].append(len(analysis.tokens))
+            for acronym in analysis.acronyms:
                 self.acronym_docs[acronym].add(number)
         self.surfaces.append(surfaces)
-        self.authors.append([tuple(tl.name_words(a)) for a in doc.authors])
+        names = [tuple(tl.name_words(a)) for a in doc.authors]
+        self.authors.append(names)
+        for word in {w for name in names for w in name}:
+            self.author_docs[word].add(number)
         self.categories.append({fold(c) for c in doc.categories})
 
     # Evaluation ---------------------------------------------------------------
@@ -220,17 +225,25 @@ class PaperIndex:
 
     def _author_docs(self, node: tl.Author) -> list[int]:
         want, n = node.words, len(node.words)
-        out = []
-        for doc, names in enumerate(self.authors):
-            for name in names:
-                if node.prefix and n == 1:
-                    if any(word.startswith(want[0]) for word in name):
-                        out.append(doc)
-                        break
-                elif any(name[i : i + n] == want for i in range(len(name) - n + 1)):
-                    out.append(doc)
-                    break
-        return out
+        if node.prefix and n == 1:
+            return sorted(
+                {
+                    d
+                    for word, docs in self.author_docs.items()
+                    if word.startswith(want[0])
+                    for d in docs
+                }
+            )
+        candidates = set.intersection(*(self.author_docs.get(w, set()) for w in want))
+        return sorted(
+            doc
+            for doc in candidates
+            if any(
+                name[i : i + n] == want
+                for name in self.authors[doc]
+                for i in range(len(name) - n + 1)
+            )
+        )
 
     def _category_docs(self, node: tl.Category) -> list[int]:
         if node.prefix:
@@ -266,12 +279,19 @@ class PaperIndex:
         return {stem: w / norm for stem, w in weights.items()}
 
     def vector_of(self, doc: Doc) -> dict[str, float]:
-        """The vector of a paper that may not be in the index (a liked or a "like" one)."""
-        counts: Counter = Counter()
-        for text, weight in ((doc.title, TITLE_WEIGHT), (doc.abstract, 1.0)):
-            for token in tokens(clean(text)):
-                counts[token.stem] += weight
-        return self.vector(counts)
+        """The vector of a paper that may not be in the index (a liked or a "like" one);
+        remembered, as many subscribers like the same papers."""
+        key = (doc.title, doc.abstract)
+        vector = self._outside.get(key)
+        if vector is None:
+            counts: Counter = Counter()
+            for text, weight in ((doc.title, TITLE_WEIGHT), (doc.abstract, 1.0)):
+                for stem, _, _ in analyse(clean(text)).tokens:
+                    counts[stem] += weight
+            if len(self._outside) >= 50_000:
+                self._outside.clear()
+            vector = self._outside[key] = self.vector(counts)
+        return vector
 
     def _like(self, target: Doc | None, arxiv_id: str) -> Hits:
         if target is None:

@@ -24,6 +24,7 @@ from digest.paper_index import Doc, Hits, PaperIndex, cosine
 POPULARITY = 0.25
 HALF = 2.0  # the relevance at which the relevance part is half its maximum
 FEEDBACK = 0.3
+TASTE_POOL = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,30 +96,24 @@ def select(
     """A subscriber's best ``cap`` papers over their topics, as (score, paper, topic):
     each paper once, under the topic that scored it highest, never one in ``exclude``.
 
-    Without feedback the topics' sorted lists are merged lazily, so the cost grows
-    with ``cap``, not with the number of matches."""
-    out: list[tuple[float, int, int]] = []
+    The topics' sorted lists are merged lazily, so the cost grows with ``cap``, not
+    with the number of matches. Feedback re-ranks the best TASTE_POOL times ``cap``."""
     if cap <= 0:
-        return out
-    if taste is not None and index is not None:
-        best: dict[int, tuple[float, int]] = {}
-        for ranked in topics:
-            for negative, doc, topic in ranked.entries:
-                if doc not in exclude and (doc not in best or -negative > best[doc][0]):
-                    best[doc] = (-negative, topic)
-        scored = [
-            (score + taste.adjust(index, doc), doc, topic) for doc, (score, topic) in best.items()
-        ]
-        scored.sort(key=lambda entry: (-entry[0], entry[1]))
-        return [entry for entry in scored if entry[0] >= min_score][:cap]
+        return []
+    wanted = cap * TASTE_POOL if taste is not None and index is not None else cap
+    out: list[tuple[float, int, int]] = []
     seen = set(exclude)
     for negative, doc, topic in heapq.merge(*(ranked.entries for ranked in topics)):
-        if -negative < min_score:
+        if -negative < min_score and wanted == cap:
             break
         if doc in seen:
             continue
         seen.add(doc)
         out.append((-negative, doc, topic))
-        if len(out) == cap:
+        if len(out) == wanted:
             break
-    return out
+    if wanted == cap:
+        return out
+    adjusted = [(score + taste.adjust(index, doc), doc, topic) for score, doc, topic in out]
+    adjusted.sort(key=lambda entry: (-entry[0], entry[1]))
+    return [entry for entry in adjusted if entry[0] >= min_score][:cap]

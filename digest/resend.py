@@ -18,17 +18,21 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from digest import delivery
-from digest.models import Digest
+from digest.models import Digest, Suppression
 from digest.schedule import local_date
 
 
 def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
-    """The reason this digest cannot be sent again now, or None if it can."""
+    """The reason this digest cannot be sent again now, or None if it can. The same
+    rules as ``delivery.sendable()``: a row reopened for a subscriber delivery would not
+    load would stay claimed for good."""
     subscriber = digest.subscriber
     if digest.status != Digest.Status.FAILED:
         return f"it is {digest.get_status_display().lower()}, not failed"
     if subscriber.status != subscriber.Status.ACTIVE:
         return f"{subscriber.email} is {subscriber.get_status_display().lower()}"
+    if Suppression.objects.filter(email__iexact=subscriber.email).exists():
+        return f"{subscriber.email} is suppressed"
     try:
         today = local_date(now, subscriber.time_zone)
     except Exception:  # a bad time zone: delivery falls back to UTC the same way

@@ -67,45 +67,47 @@ def is_acronym(surface: str) -> bool:
     return sum(ch.isupper() for ch in surface) >= 2
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    stem: str
-    position: int
-    surface: str  # the word as written, folded (for highlighting and "why")
+@lru_cache(maxsize=200_000)
+def _word(part: str) -> tuple[str, str, bool]:
+    """(stem, folded surface, is an acronym) of one word as written; cached, as a day's
+    papers use a few tens of thousands of distinct words."""
+    if part.endswith(("'s", "\u2019s")):
+        part = part[:-2]
+    folded = fold(part)
+    return stem(folded), folded, is_acronym(part)
 
 
-def tokens(text: str) -> list[Token]:
+@dataclass(slots=True)
+class Analysis:
+    tokens: list[tuple[str, int, str]]  # (stem, position, folded surface)
+    acronyms: set[str]  # stems of the words written as acronyms ("MoE-PKT": moe, pkt)
+
+
+def analyse(text: str) -> Analysis:
     """Every word of an already cleaned text, stemmed, with positions.
 
     A hyphenated compound gives its parts at consecutive positions and also the
     joined word at the first one, so "pre-training" is found by "pre-training",
     "pre training" and "pretraining". Sentences are SENTENCE_GAP positions apart.
     """
-    out: list[Token] = []
+    out: list[tuple[str, int, str]] = []
+    found: set[str] = set()
     position = 0
     for sentence in _SENTENCE_END.split(text):
         for match in _WORD.finditer(sentence):
-            word = match.group().replace("\u2019", "'")
-            parts = [p for p in _HYPHENS.split(word) if p]
+            word = match.group()
+            parts = _HYPHENS.split(word) if "-" in word or not word.isalnum() else (word,)
             if len(parts) > 1:
-                joined = fold("".join(parts))
-                out.append(Token(stem(joined), position, joined))
+                stemmed, folded, _ = _word("".join(parts))
+                out.append((stemmed, position, folded))
             for part in parts:
-                folded = fold(part.split("'")[0] if part.lower().endswith("'s") else part)
-                out.append(Token(stem(folded), position, folded))
+                stemmed, folded, acronym = _word(part)
+                out.append((stemmed, position, folded))
+                if acronym:
+                    found.add(stemmed)
                 position += 1
         position += SENTENCE_GAP
-    return out
-
-
-def acronyms(text: str) -> set[str]:
-    """Acronyms written in the text ("MoE-PKT" gives "moe" and "pkt"), stemmed."""
-    found = set()
-    for match in _WORD.finditer(text):
-        for part in _HYPHENS.split(match.group()):
-            if is_acronym(part):
-                found.add(stem(fold(part)))
-    return found
+    return Analysis(out, found)
 
 
 def initialism(words: list[str]) -> str:

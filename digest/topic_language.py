@@ -315,8 +315,7 @@ class _Parser:
             self.count(token)
             return Like(found.group(1).lower())
         if field_name == "author":
-            self.count(token)
-            return Author(tuple(name_words(value)), prefix=token.wildcard)
+            return self.author(token, value, token.wildcard)
         if field_name == "category":
             self.count(token)
             return Category(fold(value), prefix=token.wildcard)
@@ -331,12 +330,18 @@ class _Parser:
             raise self.fail(f"{value!r} is too common to search for on its own", token)
         return node
 
+    def author(self, token: _Token, value: str, prefix: bool) -> Author:
+        words = tuple(name_words(value))
+        if not words:
+            raise self.fail("author: needs a name, as in author:Hinton", token)
+        self.count(token, len(words))
+        return Author(words, prefix=prefix and len(words) == 1)
+
     def phrase(self, token: _Token, field_name: str | None) -> Node:
         field_name = self.current_field(field_name)
         inner = token.value[1:-1]
         if field_name == "author":
-            self.count(token)
-            return Author(tuple(name_words(inner)))
+            return self.author(token, inner, False)
         if field_name in ("category", "like"):
             raise self.fail(f"{field_name}: takes a single value, not a phrase", token)
         words = _surface_words(inner)

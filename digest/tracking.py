@@ -85,7 +85,9 @@ def _act(stored: EmailEvent, event: AnymailTrackingEvent, recipient: str) -> Non
     esp_type = event.esp_event.get("Type") if isinstance(event.esp_event, dict) else None
     if kind == "deferred" or (kind == "bounced" and esp_type in SOFT_BOUNCE_TYPES):
         _count_soft_bounce(stored, recipient)
-    elif kind == "bounced" or (kind == "rejected" and event.reject_reason in ("invalid", "bounced")):
+    elif kind == "bounced" or (
+        kind == "rejected" and event.reject_reason in ("invalid", "bounced")
+    ):
         suppress(recipient, Suppression.Reason.BOUNCED, stored)
     elif kind in SUPPRESSING:
         suppress(recipient, SUPPRESSING[kind], stored)

@@ -4,12 +4,17 @@ import datetime
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_page
 
 from digest import daily
 
+# The papers pages are the same for every visitor (no session, no CSRF token) and
+# change once a day, so whole responses are cached briefly in the shared cache.
+PAGE_CACHE_SECONDS = 60
+
 
 def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpResponse:
-    papers = daily.papers_of_day(day) if day else []
+    papers = list(daily.papers_of_day(day)) if day else []
     context = {
         "day": day,
         "papers": papers,
@@ -19,10 +24,12 @@ def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpRespons
     return render(request, "digest/day.html", context, status=200 if papers or not day else 404)
 
 
+@cache_page(PAGE_CACHE_SECONDS)
 def home(request: HttpRequest) -> HttpResponse:
     return _papers_page(request, daily.latest_day())
 
 
+@cache_page(PAGE_CACHE_SECONDS)
 def day(request: HttpRequest, day: str) -> HttpResponse:
     try:
         parsed = datetime.date.fromisoformat(day)

@@ -47,17 +47,22 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def digest_webview(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        payload = read_token("webview", token)
+        digest = _sent_digest(read_token("webview", token))
     except InvalidToken:
         return _invalid(request)
+    return HttpResponse(render_webview(digest))
+
+
+def _sent_digest(payload: dict) -> Digest:
+    digest_id = payload.get("d")
     digest = (
-        Digest.objects.filter(pk=payload.get("d"), status=Digest.Status.SENT)
+        Digest.objects.filter(pk=digest_id, status=Digest.Status.SENT)
         .select_related("subscriber")
         .first()
-        if type(payload.get("d")) is int
+        if type(digest_id) is int
         else None
     )
     # A token of one subscriber never opens another's digest.
     if digest is None or digest.subscriber_id != payload["s"]:
-        return _invalid(request)
-    return HttpResponse(render_webview(digest))
+        raise InvalidToken()
+    return digest

@@ -58,6 +58,8 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        # A client killed mid-request (a test's SIGKILL) is expected, not an error to print.
+        self._server.handle_error = lambda request, client_address: None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # Scripting ----------------------------------------------------------------------
@@ -159,8 +161,11 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real API
+            # Headers and body go out in two writes: without this, Nagle's algorithm holds the
+            # body until the client's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     payload = json.loads(body or b"{}")
@@ -182,7 +187,7 @@ class FakeProvider:
                     self.end_headers()
                     self.wfile.write(data)
 
-            def log_message(self, format, *args) -> None:  # noqa: A002 - quiet in tests
+            def log_message(self, format, *args) -> None:  # quiet in tests
                 pass
 
         return Handler

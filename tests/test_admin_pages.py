@@ -149,3 +149,40 @@ def test_actions_need_a_csrf_token(operator):
     assert response.status_code == 403
     person.refresh_from_db()
     assert person.status == "active"
+
+
+@pytest.mark.django_db
+def test_an_unfiltered_big_table_is_numbered_from_the_planners_estimate(monkeypatch):
+    from digest import admin_paging
+    from digest.models import EmailEvent
+
+    for _ in range(3):
+        admin_rows.email_event()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE digest_emailevent")
+    monkeypatch.setattr(admin_paging, "ESTIMATE_ABOVE", 2)
+    everything = admin_paging.LargeTablePaginator(EmailEvent.objects.order_by("pk"), 100)
+    bounced = admin_paging.LargeTablePaginator(
+        EmailEvent.objects.filter(event_type="bounced").order_by("pk"), 100
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert everything.count == 3
+        assert bounced.count == 3
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    # PostgreSQL keeps an estimate, so only the filtered list is counted; SQLite counts both.
+    assert len(counts) == (1 if connection.vendor == "postgresql" else 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/digest/topic/preview/?query=distillation&topic=abc",
+        "/admin/digest/topic/preview/?topic=99999",
+        "/admin/accounts/subscriber/abc/preview/",
+        "/admin/accounts/subscriber/99999/preview/email.html",
+    ],
+)
+def test_a_bad_id_in_an_admin_url_is_answered_not_crashed(client, operator, path):
+    assert client.get(path).status_code in (200, 404)

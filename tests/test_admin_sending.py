@@ -154,19 +154,24 @@ def test_resending_a_failed_digest_sends_it_once_and_records_it_sent(
 
 
 @pytest.mark.django_db
-def test_an_earlier_failed_edition_or_a_paused_subscriber_is_not_resent(
+def test_an_earlier_failed_edition_or_a_paused_or_suppressed_subscriber_is_not_resent(
     client, operator, failed_today
 ):
     earlier = admin_rows.digest(Digest.Status.FAILED, edition=dt.date(2026, 1, 1))
+    bounced = Digest.objects.create(
+        subscriber=admin_rows.subscriber(), edition=failed_today.edition, status="failed"
+    )
+    Suppression.objects.create(email=bounced.subscriber.email, reason="bounced")
     Subscriber.objects.filter(pk=failed_today.subscriber_id).update(status="paused")
     response = client.post(
         "/admin/digest/digest/",
-        {"action": "resend_failed", "_selected_action": [earlier.pk, failed_today.pk]},
+        {"action": "resend_failed", "_selected_action": [earlier.pk, failed_today.pk, bounced.pk]},
         follow=True,
     )
     text = response.content.decode()
     assert "earlier edition" in text
     assert "is paused" in text
+    assert "is suppressed" in text
     assert mail.outbox == []
     assert set(Digest.objects.values_list("status", flat=True)) == {"failed"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
@@ -35,6 +36,25 @@ def listed(client, **params) -> list[str]:
     response = client.get(LIST, params)
     assert response.status_code == 200
     return sorted(s.email for s in response.context["cl"].result_list)
+
+
+def change_form(person: Subscriber, **changes) -> dict:
+    """The change form of ``person`` as the admin page would post it, with ``changes``."""
+    return {
+        "email": person.email,
+        "status": person.status,
+        "topics": [t.pk for t in person.topics.all()],
+        "own_topics": person.own_topics,
+        "frequency": person.frequency,
+        "weekday": str(person.weekday),
+        "send_hour": str(person.send_hour),
+        "time_zone": person.time_zone,
+        "max_papers": str(person.max_papers),
+        "min_score": str(person.min_score),
+        "consents-TOTAL_FORMS": "0",
+        "consents-INITIAL_FORMS": "0",
+        **changes,
+    }
 
 
 @pytest.fixture
@@ -170,21 +190,10 @@ def test_the_detail_page_shows_topics_digests_feedback_events_and_consent(client
 @pytest.mark.django_db
 def test_an_invalid_time_zone_or_own_topic_is_refused(client, operator, readers):
     ada = readers["ada"]
+    ada.consents.all().delete()
     response = client.post(
         f"{LIST}{ada.pk}/change/",
-        {
-            "email": ada.email,
-            "status": "active",
-            "own_topics": "distillation\n(unclosed",
-            "frequency": "daily",
-            "weekday": "0",
-            "send_hour": "7",
-            "time_zone": "Mars/Olympus",
-            "max_papers": "10",
-            "min_score": "0",
-            "consents-TOTAL_FORMS": "1",
-            "consents-INITIAL_FORMS": "1",
-        },
+        change_form(ada, own_topics="distillation\n(unclosed", time_zone="Mars/Olympus"),
     )
     errors = response.context["adminform"].form.errors
     assert "Line 2" in errors["own_topics"][0]
@@ -195,27 +204,11 @@ def test_an_invalid_time_zone_or_own_topic_is_refused(client, operator, readers)
 def test_changing_the_send_hour_reschedules_the_next_digest(client, operator, readers):
     ada = readers["ada"]
     ada.consents.all().delete()
-    response = client.post(
-        f"{LIST}{ada.pk}/change/",
-        {
-            "email": ada.email,
-            "status": "active",
-            "topics": [t.pk for t in ada.topics.all()],
-            "own_topics": "",
-            "frequency": "daily",
-            "weekday": "0",
-            "send_hour": "9",
-            "time_zone": "Europe/London",
-            "max_papers": "10",
-            "min_score": "0",
-            "consents-TOTAL_FORMS": "0",
-            "consents-INITIAL_FORMS": "0",
-        },
-    )
+    response = client.post(f"{LIST}{ada.pk}/change/", change_form(ada, send_hour="9"))
     assert response.status_code == 302
     ada.refresh_from_db()
-    assert ada.next_send_at.astimezone(timezone.get_current_timezone()) > timezone.now()
-    assert ada.next_send_at.minute == 0
+    assert ada.next_send_at > timezone.now()
+    assert ada.next_send_at.astimezone(ZoneInfo("Europe/London")).hour == 9
 
 
 @pytest.mark.django_db
@@ -257,3 +250,42 @@ def test_email_events_of_other_addresses_stay_off_the_detail_page(client, operat
     page = client.get(f"{LIST}{person.pk}/change/").content.decode()
     assert "someone else&#x27;s bounce" not in page
     assert EmailEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_history_panels_link_to_lists_of_that_subscribers_rows_only(client, operator):
+    event = admin_rows.email_event("bounced")
+    person = event.digest.subscriber
+    Feedback.objects.create(subscriber=person, paper=admin_rows.paper(), value=1)
+    admin_rows.email_event("bounced")  # someone else's digest, feedback-free, and event
+    admin_rows.feedback()
+    page = client.get(f"{LIST}{person.pk}/change/").content.decode()
+    for path, model in [
+        (f"/admin/digest/digest/?subscriber__id__exact={person.pk}", Digest),
+        (f"/admin/digest/feedback/?subscriber__id__exact={person.pk}", Feedback),
+        (f"/admin/digest/emailevent/?q={person.email.replace('@', '%40')}", EmailEvent),
+    ]:
+        assert path in page
+        rows = client.get(path).context["cl"].result_list
+        assert len(rows) == 1 and model.objects.count() == 2, path
+
+
+@pytest.mark.django_db
+def test_test_digests_are_capped_per_click(client, operator):
+    people = [admin_rows.subscriber() for _ in range(11)]
+    response = act(client, "send_test_digest", *people, follow=True)
+    assert "at most 10" in response.content.decode()
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_unsubscribing_someone_in_the_form_stops_their_schedule(client, operator, readers):
+    ada = readers["ada"]
+    ada.schedule_next()
+    ada.save()
+    ada.consents.all().delete()
+    data = change_form(ada, status="unsubscribed")
+    assert client.post(f"{LIST}{ada.pk}/change/", data).status_code == 302
+    ada.refresh_from_db()
+    assert (ada.status, ada.next_send_at) == (Status.UNSUBSCRIBED, None)
+    assert ada.unsubscribed_at is not None

@@ -125,3 +125,12 @@ def test_the_topic_list_shows_follower_counts(client, operator):
     assert [(row.name, row.followers) for row in response.context["cl"].result_list] == [
         (topic.name, 1)
     ]
+
+
+@pytest.mark.django_db
+def test_a_match_on_category_alone_says_so_instead_of_listing_words(client, operator):
+    listing = admin_rows.listing()  # a cs.LG paper
+    response = client.get("/admin/digest/topic/preview/", {"query": "category:cs.LG"})
+    text = response.content.decode()
+    assert listing.paper.title in text
+    assert "its category, an author or a similar paper" in text

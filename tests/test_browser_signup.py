@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.db import connections
 
 from accounts.models import Subscriber
 from tests.pages import load_real_day, make_topic
@@ -49,7 +50,12 @@ def page(monkeypatch):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.errors = errors
         yield page
+        # Let in-flight requests (the topic preview) finish before the database goes.
+        page.wait_for_load_state("networkidle")
         browser.close()
+        # Inside sync_playwright the test's ORM calls run with their own context,
+        # hence their own database connection: close it here, where it was opened.
+        connections.close_all()
 
 
 def emailed_path(live_server) -> str:

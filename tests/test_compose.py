@@ -67,6 +67,13 @@ def test_it_says_more_topics_follow_past_the_leading_two(site, papers, reader):
     assert render_digest(reader, matches).subject == "3 new papers on a, b and more"
 
 
+def test_the_subject_and_text_part_are_not_html_escaped(site, papers, reader):
+    rendered = render_digest(reader, [match(papers[0], "Q&A for O'Brien <models>")])
+    assert rendered.subject == "1 new paper on Q&A for O'Brien <models>"
+    assert "Why: Q&A for O'Brien <models>" in rendered.text
+    assert "Q&amp;A for O&#x27;Brien &lt;models&gt;" in rendered.html
+
+
 def test_it_writes_one_paper_in_the_singular(site, papers, reader):
     assert render_digest(reader, [match(papers[0])]).subject == "1 new paper on Embodied agents"
 
@@ -118,10 +125,13 @@ def test_it_says_why_each_paper_was_chosen(site, papers, reader):
 
 def test_it_highlights_the_matched_terms_in_the_start_of_the_abstract(site, papers, reader):
     zetta = by_title(papers, "Zetta")
-    rendered = render_digest(reader, [match(zetta, terms=("embodied", "agents"))])
+    terms = ("embodied", "agents", "loop", "age")
+    rendered = render_digest(reader, [match(zetta, terms=terms)])
     marked = re.findall(r"<mark[^>]*>([^<]*)</mark>", rendered.html)
-    assert marked == ["Embodied", "agents"]
-    assert 'class="hl" style="background-color: #fff1a8' in rendered.html
+    # Neighbouring terms make one highlight; a term is a whole word ("closed-loop" has
+    # "loop", "agents" has no "age").
+    assert marked == ["Embodied agents", "loop", "loop"]
+    assert 'class="hl" style="background-color:#fff1a8' in rendered.html
     # The text part is for reading: no markup at all.
     assert "<mark" not in rendered.text and "Embodied agents are increasingly" in rendered.text
 
@@ -167,7 +177,7 @@ def test_it_inlines_the_css_and_keeps_dark_mode_and_phones_in_the_head(site, pap
     assert not re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", style_block).strip()
     cards = [attrs for tag, attrs in Tags(html).tags if attrs.get("class") == "card-cell"]
     assert len(cards) == 10
-    assert all("border-top: 1px solid #e5e7eb" in attrs["style"] for attrs in cards)
+    assert all("border-top:1px solid #e5e7eb" in attrs["style"] for attrs in cards)
 
 
 def test_it_needs_no_remote_images_and_lays_out_with_tables(site, papers, reader):

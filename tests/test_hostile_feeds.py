@@ -185,3 +185,15 @@ def test_it_rejects_an_item_whose_only_identity_is_a_javascript_link(tmp_path):
     run = ingest_file(write(tmp_path, body), Source.objects.create(name="F", kind="feed"))
     assert (run.new, run.rejected) == (0, 1)
     assert run.errors == ["item 1: no guid, link or arXiv id ('No way in')"]
+
+
+def test_it_drops_script_elements_written_as_raw_xml_in_a_listing(tmp_path):
+    body = b"""<rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom"><channel>
+    <item><title>Clean <script>alert(1)</script><b onclick="x()">words</b></title>
+    <description>arXiv:2604.99998v1 Announce Type: new
+Abstract: Kept <style>body{display:none}</style>text<iframe src="https://evil.example/"/>
+    </description><guid>oai:arXiv.org:2604.99998v1</guid>
+    <arxiv:announce_type>new</arxiv:announce_type></item></channel></rss>"""
+    ingest_file(write(tmp_path, body))
+    paper = Paper.objects.get(key="arxiv:2604.99998")
+    assert (paper.title, paper.abstract) == ("Clean words", "Kept text")

@@ -48,8 +48,11 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def settings_under(**env: str) -> dict:
-    code = "import json; from django.conf import settings as s; print(json.dumps({n: getattr(s, n) for n in %r}))"
-    result = manage("shell", "-c", code % SECURITY_SETTINGS, **env)
+    code = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {SECURITY_SETTINGS!r}}}))"
+    )
+    result = manage("shell", "-c", code, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -73,6 +76,8 @@ def test_it_derives_secure_cookies_hsts_and_the_https_redirect_from_an_https_sit
         "SECURE_CONTENT_TYPE_NOSNIFF": True,
         "X_FRAME_OPTIONS": "DENY",
     }
+    # An empty variable, as .env.example lists it, follows SITE_URL rather than turning off.
+    assert settings_under(**PRODUCTION, SECURE_SSL_REDIRECT="", CSRF_COOKIE_SECURE="") == production
     local = settings_under(SITE_URL="http://127.0.0.1:8000")
     assert not local["SECURE_SSL_REDIRECT"] and not local["SESSION_COOKIE_SECURE"]
     assert local["SECURE_HSTS_SECONDS"] == 0

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core import signing
@@ -20,11 +24,14 @@ NEW_KEY = "new-key-" + "y" * 50
 
 
 def state() -> list[tuple]:
-    return list(
-        Subscriber.objects.order_by("pk").values_list(
-            "pk", "status", "token_nonce", "next_send_at", "unsubscribed_at"
-        )
-    ) + [("consents", Consent.objects.count())]
+    return [
+        *list(
+            Subscriber.objects.order_by("pk").values_list(
+                "pk", "status", "token_nonce", "next_send_at", "unsubscribed_at"
+            )
+        ),
+        ("consents", Consent.objects.count()),
+    ]
 
 
 def hostile_tokens(subscriber: Subscriber) -> dict[str, dict[str, str]]:
@@ -189,3 +196,25 @@ def test_it_keeps_tokens_out_of_the_gunicorn_access_log():
     assert token not in atoms["r"] and token not in atoms["U"]
     assert atoms["U"] == "/unsubscribe/[token]/"
     assert redact(f"/digests/{token}/") == "/digests/[token]/"
+
+
+def read_in_new_process(token: str, **env: str) -> subprocess.CompletedProcess:
+    code = f"from accounts.tokens import read_token; print(read_token('unsubscribe', {token!r}))"
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_takes_the_old_key_from_the_secret_key_fallbacks_variable():
+    with override_settings(SECRET_KEY=OLD_KEY):
+        token = tokens.make_token("unsubscribe", 42)
+    rotated = read_in_new_process(token, SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=OLD_KEY)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "{'s': 42}" in rotated.stdout
+    forgotten = read_in_new_process(token, SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS="")
+    assert "InvalidToken" in forgotten.stderr

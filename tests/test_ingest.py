@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Subscriber
 from digest.ingest import ingest_file, ingest_source
-from digest.models import Listing, Paper, Source, SourceRun
+from digest.models import Listing, Paper, Source, SourceRun, Topic
 from digest.tasks import ingest_source_task
 from tests.feedserver import FeedServer, Reply
 
@@ -230,3 +230,33 @@ def test_the_demo_command_can_run_twice_without_doubling_anything():
     assert active.count() == 3
     assert all(s.next_send_at and s.topics.exists() for s in active)
     assert "Demo ready." in out.getvalue()
+
+
+def test_it_lists_a_stale_arxiv_feed_on_the_day_it_names_not_today(server):
+    server.routes["/rss/cs.AI"] = Reply(LISTING.read_bytes())
+    source = Source.objects.create(
+        name="arXiv cs.AI", kind=Source.Kind.ARXIV_LISTING, url=server.url("/rss/cs.AI")
+    )
+    run = ingest_source(source, dt.date(2026, 4, 28))
+    assert run.day == dt.date(2026, 4, 27)
+    assert Listing.objects.filter(day=dt.date(2026, 4, 28)).count() == 0
+
+
+def test_it_sends_no_validators_of_another_day_to_hugging_face(server):
+    server.routes["/api/daily_papers?date=2026-08-21"] = Reply(b"[]")
+    source = Source.objects.create(
+        name="HF", kind=Source.Kind.HF_DAILY, url=server.url("/api/daily_papers"), etag='"aug20"'
+    )
+    assert ingest_source(source, dt.date(2026, 8, 21)).status == "ok"
+    assert "If-None-Match" not in server.requests[0][1]
+
+
+def test_the_demo_command_fills_an_empty_catalogue():
+    Topic.objects.all().delete()
+    call_command("demo", stdout=StringIO())
+    assert Topic.objects.count() == 5
+    ada = Subscriber.objects.get(email="ada@example.com")
+    assert sorted(ada.topics.values_list("name", flat=True)) == [
+        "LLM agents",
+        "Large language models",
+    ]

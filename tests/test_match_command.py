@@ -38,7 +38,7 @@ class TestMatchCommand:
 
     def test_it_prints_json_with_title_score_and_why(self, papers):
         rows = json.loads(run("mixture of experts", "--json"))
-        assert [r["title"] for r in rows][0] == "Emergent Mixture-of-Experts"
+        assert rows[0]["title"] == "Emergent Mixture-of-Experts"
         assert all(0 < r["score"] <= 1 for r in rows)
         assert rows[0]["why"].startswith('mixture of experts: "')
 

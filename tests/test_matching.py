@@ -150,8 +150,11 @@ class TestRanking:
         topics = [ranking.rank(index.evaluate(tl.parse("unlearning")), popular)]
         plain = ranking.select(topics, cap=2)
         liked = Doc("Certified unlearning of linear models", "Linear models, certified.")
-        taste = ranking.Taste.from_feedback(index, [(liked, 1)])
-        assert [d for _, d, _ in ranking.select(topics, cap=2, taste=taste, index=index)][0] == 3
-        disliked = ranking.Taste.from_feedback(index, [(liked, -1)])
-        assert [d for _, d, _ in ranking.select(topics, cap=2, taste=disliked, index=index)][0] == 2
+
+        def first(value: int) -> int:
+            taste = ranking.Taste.from_feedback(index, [(liked, value)])
+            return ranking.select(topics, cap=2, taste=taste, index=index)[0][1]
+
+        assert first(1) == 3
+        assert first(-1) == 2
         assert {d for _, d, _ in plain} == {2, 3}

@@ -83,3 +83,11 @@ Abstract: Atom abstract.</summary>
     assert item.abstract == "Atom abstract."
     assert item.authors == ["Ada Lovelace", "Alan Turing"]
     assert parsed.day == dt.date(2025, 8, 20)
+
+
+def test_it_keeps_the_complete_items_of_a_truncated_feed():
+    body = (DATA / AI).read_bytes()
+    cut = body[: body.index(b"<dc:creator>", body.rindex(b"<item>"))]
+    parsed = arxiv_listing.parse(cut)
+    assert len(parsed.items) == 2
+    assert parsed.error.startswith("malformed feed: no element found")

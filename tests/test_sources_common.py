@@ -13,8 +13,8 @@ from digest.sources.common import (
     clean_text,
     identify,
     split_authors,
-    strip_doctype,
 )
+from digest.sources.safexml import strip_doctype
 
 DATA = Path(__file__).parent / "data"
 
@@ -95,6 +95,8 @@ def test_it_strips_a_doctype_with_its_internal_subset():
     assert strip_doctype(body) == b'<?xml version="1.0"?>\n\n<rss/>'
     assert strip_doctype(b'<!DOCTYPE rss SYSTEM "http://x/evil.dtd"><rss/>') == b"<rss/>"
     assert strip_doctype(b"<rss/>") == b"<rss/>"
+    assert strip_doctype(b'<!DOCTYPE a><!DOCTYPE b [<!ENTITY x "y">]><rss/>') == b"<rss/>"
+    assert strip_doctype(b'<rss/><!DOCTYPE b [<!ENTITY x "unterminated') == b"<rss/>"
 
 
 @pytest.mark.parametrize(

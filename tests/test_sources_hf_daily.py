@@ -71,3 +71,17 @@ def test_it_asks_for_the_day_it_ingests():
     assert hf_daily.url(source, dt.date(2026, 8, 20)) == (
         "https://huggingface.co/api/daily_papers?date=2026-08-20"
     )
+
+
+def test_it_rejects_entries_of_the_wrong_shape_without_stopping():
+    odd = [
+        {"paper": {"id": 2608.1, "title": ["a", "list"], "authors": "abc", "upvotes": "many"}},
+        {"paper": None, "title": "No paper"},
+        {"paper": {"id": "2608.00002", "title": "Fine", "authors": [None, {"name": 7}]}},
+        5,
+        None,
+    ]
+    parsed = hf_daily.parse(json.dumps(odd).encode())
+    assert [item.key for item in parsed.items] == ["arxiv:2608.00002"]
+    assert parsed.items[0].authors == ["7"]
+    assert len(parsed.rejected) == 4

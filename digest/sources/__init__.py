@@ -1,17 +1,22 @@
-"""One module per Source.Kind, each with ``url(source, day) -> str`` and
-``parse(body: bytes) -> Parsed``; ``detect()`` tells a saved file's kind from its content."""
+"""One module per Source.Kind, each with ``url(source, day) -> str``,
+``parse(body: bytes) -> Parsed`` and two flags: ``NAMES_ITS_DAY`` (the content is one
+day's list and says which day; the run lists its papers on that day, so a stale feed is not
+mistaken for today's) and ``DAY_IN_URL`` (the URL changes with the day, so conditional GET
+validators from another day are not sent). ``detect()`` tells a saved file's kind from its
+content."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
+from digest.models import Source
 from digest.sources import arxiv_api, arxiv_listing, feed, hf_daily
 
 PARSERS: dict[str, ModuleType] = {
-    "hf_daily": hf_daily,
-    "arxiv_listing": arxiv_listing,
-    "arxiv_api": arxiv_api,
-    "feed": feed,
+    Source.Kind.HF_DAILY: hf_daily,
+    Source.Kind.ARXIV_LISTING: arxiv_listing,
+    Source.Kind.ARXIV_API: arxiv_api,
+    Source.Kind.FEED: feed,
 }
 
 
@@ -25,10 +30,9 @@ def detect(body: bytes) -> str:
     anything else is read as a generic feed."""
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"[", b"{"):
-        return "hf_daily"
-    sample = body[:200_000]
-    if b"arxiv:announce_type" in sample or b"rss.arxiv.org" in head:
-        return "arxiv_listing"
+        return Source.Kind.HF_DAILY
+    if b"arxiv:announce_type" in body[:200_000] or b"rss.arxiv.org" in head:
+        return Source.Kind.ARXIV_LISTING
     if b"opensearch" in head and b"arxiv" in head.lower():
-        return "arxiv_api"
-    return "feed"
+        return Source.Kind.ARXIV_API
+    return Source.Kind.FEED

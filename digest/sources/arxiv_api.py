@@ -17,9 +17,13 @@ from digest.sources.common import (
     clean_url,
     from_struct,
     identify,
-    read_feed,
     split_authors,
 )
+from digest.sources.safexml import read_feed
+
+# The content names no day of its own: a run lists it on the day it ran.
+NAMES_ITS_DAY = False
+DAY_IN_URL = False
 
 BASE_URL = "http://export.arxiv.org/api/query"
 

@@ -3,28 +3,38 @@
 Each description starts "arXiv:{id}v{n} Announce Type: {type} \\nAbstract: "; the guid is
 "oai:arXiv.org:{id}v{n}"; ``dc:creator`` is one comma-joined string. The abstract is plain
 text with TeX (XML-escaped, not HTML), so it is not entity-decoded a second time. An empty
-feed (weekends, holidays) is normal.
+feed (weekends, holidays) is normal. A busy day has thousands of items, so the XML is read
+with the standard library's expat (see ``read_xml``) rather than feedparser.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import xml.etree.ElementTree as ET
 
 from digest.sources.common import (
     Item,
     Parsed,
     clean_text,
     clean_url,
-    from_struct,
     identify,
-    read_feed,
+    local_date,
+    parse_date,
     split_authors,
 )
+from digest.sources.safexml import read_xml
+
+# The list is of one day, which the content names (see sources/__init__.py).
+NAMES_ITS_DAY = True
+DAY_IN_URL = False
 
 BASE_URL = "https://rss.arxiv.org/rss/"
-_PREFIX = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*(\S+)\s*(?:Abstract:\s*)?", re.IGNORECASE)
 ANNOUNCE_TYPES = {"new", "cross", "replace", "replace-cross"}
+_PREFIX = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*(\S+)\s*(?:Abstract:\s*)?", re.I)
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_ARXIV = "{http://arxiv.org/schemas/atom}"
+_DC = "{http://purl.org/dc/elements/1.1/}"
 
 
 def url(source, day: dt.date) -> str:
@@ -38,35 +48,60 @@ def url(source, day: dt.date) -> str:
 
 
 def parse(body: bytes) -> Parsed:
-    _feed, entries, result = read_feed(body)
-    for position, entry in enumerate(entries, 1):
-        result.add(position, lambda entry=entry: _item(entry))
+    root, elements, error = read_xml(body, {"item", f"{_ATOM}entry"})
+    result = Parsed(error=error)
+    for position, element in enumerate(elements, 1):
+        result.add(position, lambda element=element: _item(element))
+    channel_date = root.findtext("channel/pubDate") if root is not None else None
+    dates = [local_date(_text(element, "pubDate", "published")) for element in elements]
+    result.day = local_date(channel_date) or next((day for day in dates if day), None)
     return result
 
 
-def _item(entry) -> Item:
-    description = entry.get("summary", "")
+def _text(element: ET.Element, *names: str) -> str:
+    """The content of the first child named in ``names`` (RSS name, then Atom name). A child
+    holding elements (never so in arXiv's feeds) is returned as markup, for clean_text to
+    drop <script> and the like with their content rather than keep it as text."""
+    for name in names:
+        child = element.find(name)
+        if child is None and not name.startswith("{"):
+            child = element.find(f"{_ATOM}{name}")
+        if child is not None:
+            inner = "".join(ET.tostring(sub, encoding="unicode") for sub in child)
+            return (child.text or "") + inner
+    return ""
+
+
+def _item(element: ET.Element) -> Item:
+    description = _text(element, "description", "summary")
     prefix = _PREFIX.match(description)
-    announce = (entry.get("arxiv_announce_type") or (prefix.group(2) if prefix else "")).lower()
-    title = clean_text(entry.get("title"))
+    announce = _text(element, f"{_ARXIV}announce_type") or (prefix.group(2) if prefix else "")
+    announce = announce.strip().lower()
+    guid = _text(element, "guid", "id")
+    link = _text(element, "link") or _atom_link(element)
+    title = clean_text(_text(element, "title"))
     key, arxiv_id, version = identify(
-        title,
-        ids=(entry.get("id"), prefix.group(1) if prefix else None),
-        guid=entry.get("id", ""),
-        link=entry.get("link", ""),
+        title, ids=(guid, prefix.group(1) if prefix else None), guid=guid, link=link
     )
+    categories = [c.text or "" for c in element.findall("category")]
+    categories += [c.get("term", "") for c in element.findall(f"{_ATOM}category")]
     return Item(
         key=key,
         arxiv_id=arxiv_id,
         version=version,
         title=title,
         abstract=clean_text(description[prefix.end() :] if prefix else description),
-        authors=split_authors(entry.get("author", "")),
-        categories=[
-            clean_text(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")
-        ],
-        abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else clean_url(entry.get("link")),
+        authors=split_authors(_text(element, f"{_DC}creator")),
+        categories=[clean_text(c) for c in categories if c.strip()],
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else clean_url(link),
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
-        published_at=from_struct(entry.get("published_parsed")),
+        published_at=parse_date(_text(element, "pubDate", "published")),
         announce_type=announce if announce in ANNOUNCE_TYPES else "",
     )
+
+
+def _atom_link(element: ET.Element) -> str:
+    for link in element.findall(f"{_ATOM}link"):
+        if link.get("rel", "alternate") == "alternate":
+            return link.get("href", "")
+    return ""

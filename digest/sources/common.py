@@ -1,5 +1,4 @@
-"""What every source parser shares: the parsed item, paper identity, clean text, and a
-safe way to hand XML to feedparser.
+"""What every source parser shares: the parsed item, paper identity, clean text, dates.
 
 No Django models here: a parser turns bytes into ``Parsed``; ``digest.ingest`` stores it.
 """
@@ -9,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html
+import logging
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-
-import feedparser
 
 from digest.feedtext import plain, safe_url
 
@@ -27,6 +25,7 @@ _URL_ID = re.compile(
     re.IGNORECASE,
 )
 MAX_KEY = 500
+logger = logging.getLogger(__name__)
 
 
 class Rejected(ValueError):
@@ -65,11 +64,17 @@ class Parsed:
     day: dt.date | None = None
 
     def add(self, position: int, build) -> None:
-        """Append ``build()``'s item, or record why item ``position`` was rejected."""
+        """Append ``build()``'s item, or record why item ``position`` was rejected.
+
+        Any error reading one item rejects that item only: bad input never stops a run.
+        """
         try:
             self.items.append(build())
         except Rejected as reason:
             self.rejected.append(f"item {position}: {reason}")
+        except Exception as error:
+            logger.warning("unreadable feed item %s", position, exc_info=True)
+            self.rejected.append(f"item {position}: unreadable ({error.__class__.__name__})")
 
 
 def arxiv_id(text: str | None) -> tuple[str, int | None] | None:
@@ -82,7 +87,9 @@ def arxiv_id(text: str | None) -> tuple[str, int | None] | None:
     return found.group(1), int(found.group(2)) if found.group(2) else None
 
 
-def identify(title: str, *, ids: tuple[str | None, ...] = (), guid: str = "", link: str = ""):
+def identify(
+    title: str, *, ids: tuple[str | None, ...] = (), guid: str = "", link: str = ""
+) -> tuple[str, str, int | None]:
     """(key, arxiv_id, version) from the first arXiv id among ``ids``, ``guid``, ``link``;
     else the guid, else the link. Raises Rejected when there is no title or no identity."""
     if not title:
@@ -115,23 +122,18 @@ def clean_url(value: object) -> str:
     return url if len(url) <= 500 else ""
 
 
+# A comma outside parentheses, "and" between names, an affiliation at the end of a name.
+_AUTHOR_COMMA = re.compile(r",(?![^()]*\))")
+_AUTHOR_AND = re.compile(r"(?:^|\s+)and\s+")
+_AFFILIATION = re.compile(r"\s*\([^()]*\)\s*$")
+
+
 def split_authors(value: str) -> list[str]:
     """arXiv's comma-joined ``dc:creator``: "A, B, and C", "A and B", "A (Univ, Dept), B"."""
-    names, depth, current = [], 0, []
-    for char in value:
-        depth += char == "("
-        depth -= char == ")" and depth > 0
-        if char == "," and depth == 0:
-            names.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    names.append("".join(current))
     out = []
-    for name in names:
-        for part in re.split(r"\s+and\s+", name.strip()):
-            part = re.sub(r"^and\s+", "", part.strip())
-            part = clean_text(re.sub(r"\s*\([^()]*\)\s*$", "", part))
+    for name in _AUTHOR_COMMA.split(value):
+        for part in _AUTHOR_AND.split(name.strip()):
+            part = clean_text(_AFFILIATION.sub("", part))
             if part:
                 out.append(part)
     return out
@@ -162,75 +164,25 @@ def from_struct(value: time.struct_time | None) -> dt.datetime | None:
         return None
 
 
-def strip_doctype(body: bytes) -> bytes:
-    """``body`` without its <!DOCTYPE …> declaration, internal subset included.
-
-    Entity declarations (and so entity-expansion bombs, external and parameter entities)
-    live only there, so without it no XML parser can expand, read or fetch anything. The
-    subset is scanned with quotes and comments in mind, so "]>" inside an entity value does
-    not end it early.
-    """
-    start = body.find(b"<!DOCTYPE")
-    if start < 0:
-        start = body.upper().find(b"<!DOCTYPE")
-        if start < 0:
-            return body
-    i, depth, quote = start + 9, 0, 0
-    while i < len(body):
-        char = body[i]
-        if quote:
-            quote = 0 if char == quote else quote
-        elif body.startswith(b"<!--", i):
-            end = body.find(b"-->", i + 4)
-            i = len(body) if end < 0 else end + 2
-        elif char in b"\"'":
-            quote = char
-        elif char == ord("["):
-            depth += 1
-        elif char == ord("]"):
-            depth = max(0, depth - 1)
-        elif char == ord(">") and depth == 0:
-            return body[:start] + body[i + 1 :]
-        i += 1
-    return body[:start]  # an unterminated DOCTYPE swallows the rest: nothing is left to parse
-
-
-def read_feed(body: bytes) -> tuple[dict, list, Parsed]:
-    """Parse XML ``body`` (bytes, never a URL) with feedparser: the feed header, its
-    complete entries, and a Parsed holding the feed's error text and day.
-
-    Sanitising is ours (clean_text/clean_url), so feedparser's is off: it mistakes TeX such
-    as "$a<b$" for a tag. A truncated feed still gives its complete entries; feedparser's
-    lenient parser also returns the one cut off mid-way, which is rejected here.
-    """
-    parsed = feedparser.parse(strip_doctype(body), sanitize_html=False, resolve_relative_uris=False)
-    result = Parsed()
-    exc = parsed.get("bozo_exception")
-    # A wrong declared charset is recovered from without loss; not worth a warning.
-    if parsed.get("bozo") and not isinstance(exc, feedparser.CharacterEncodingOverride):
-        result.error = f"malformed feed: {exc}"
-    entries = list(parsed.entries)
-    if entries and body.count(b"</item>") + body.count(b"</entry>") < len(entries):
-        entries.pop()
-        result.rejected.append(f"item {len(entries) + 1}: cut off where the feed ends")
-    dates = [local_date(entry.get("published")) for entry in entries]
-    result.day = local_date(parsed.feed.get("published")) or _most_common(dates)
-    return parsed.feed, entries, result
-
-
-def local_date(value: object) -> dt.date | None:
-    """The calendar date of an RFC 822 or ISO 8601 timestamp, in its own offset (arXiv's
-    "Mon, 27 Apr 2026 00:00:00 -0400" is the 27th, though it is 04:00 UTC)."""
+def parse_date(value: object) -> dt.datetime | None:
+    """An RFC 822 (RSS) or ISO 8601 (Atom, JSON) timestamp as an aware datetime."""
     if not value:
         return None
     try:
-        return email.utils.parsedate_to_datetime(str(value)).date()
+        moment = email.utils.parsedate_to_datetime(str(value))
     except (TypeError, ValueError, IndexError):
-        moment = parse_iso(value)
-        return moment.date() if moment else None
+        return parse_iso(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _most_common(days: list[dt.date | None]) -> dt.date | None:
+def local_date(value: object) -> dt.date | None:
+    """The calendar date of a timestamp in its own offset (arXiv's "Mon, 27 Apr 2026
+    00:00:00 -0400" is the 27th, though it is 04:00 UTC)."""
+    moment = parse_date(value)
+    return moment.date() if moment else None
+
+
+def most_common_day(days: list[dt.date | None]) -> dt.date | None:
     counts = Counter(day for day in days if day)
     return counts.most_common(1)[0][0] if counts else None
 

@@ -17,9 +17,13 @@ from digest.sources.common import (
     from_struct,
     identify,
     is_html,
-    read_feed,
     split_authors,
 )
+from digest.sources.safexml import read_feed
+
+# The content names no day of its own: a run lists it on the day it ran.
+NAMES_ITS_DAY = False
+DAY_IN_URL = False
 
 
 def url(source, day: dt.date) -> str:

@@ -24,6 +24,11 @@ from digest.sources.common import (
     to_int,
 )
 
+# The list is of one day, which the content names (see sources/__init__.py).
+NAMES_ITS_DAY = True
+# The URL holds the day, so another day's ETag / Last-Modified must not be sent.
+DAY_IN_URL = True
+
 BASE_URL = "https://huggingface.co/api/daily_papers"
 
 
@@ -64,9 +69,8 @@ def _item(entry: object) -> Item:
         raise Rejected("not a JSON object")
     paper = _paper(entry)
     title = clean_text(paper.get("title") or entry.get("title"))
+    # Only an arXiv id identifies an entry here: identify() rejects one without.
     key, arxiv_id, version = identify(title, ids=(str(paper.get("id") or ""),))
-    if not arxiv_id:
-        raise Rejected(f"no arXiv id ({title[:80]!r})")
     authors = [
         clean_text(author.get("name"))
         for author in paper.get("authors") or []

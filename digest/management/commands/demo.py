@@ -40,19 +40,20 @@ SOURCES = [
     ("Demo: Daily Papers page (Aug 29)", Source.Kind.FEED, {}, ["daily-papers-aug29.rss"]),
 ]
 
-# Created only when the catalogue is empty: an operator's own catalogue is left alone.
+# Created only when the catalogue is empty (the migrations seed one; an operator's own
+# catalogue is left alone).
 TOPICS = [
     ("Large language models", '"language model", LLM', "Training, evaluating and using LLMs."),
+    ("LLM agents", "agent*", "Agents that plan, use tools and act."),
     ("Mixture of experts", '"mixture of experts", MoE', "Sparse expert models and routing."),
     ("Knowledge distillation", "knowledge distillation", "Teacher-student training."),
-    ("AI agents", "agent*", "Agents that plan, use tools and act."),
-    ("Computer vision", "vision, image*", "Images, video and multimodal models."),
+    ("Vision-language models", "vision language, multimodal", "Images and text together."),
 ]
 
 SUBSCRIBERS = [
-    ("ada@example.com", ["Large language models", "AI agents"], "Europe/London", 7),
+    ("ada@example.com", ["Large language models", "LLM agents"], "Europe/London", 7),
     ("grace@example.com", ["Mixture of experts", "Knowledge distillation"], "America/New_York", 8),
-    ("alan@example.com", ["Computer vision"], "Asia/Tokyo", 6),
+    ("alan@example.com", ["Vision-language models", "Reasoning"], "Asia/Tokyo", 6),
 ]
 
 

@@ -7,9 +7,10 @@ other, printing each as it finishes, then a summary; a failing source does not s
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.ingest import ingest_file, ingest_source
 from digest.models import Source, SourceRun
@@ -18,13 +19,11 @@ from digest.models import Source, SourceRun
 class Command(BaseCommand):
     help = "Fetch and store papers from the enabled sources, one source, or saved files."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--source", action="append", default=[], metavar="NAME", help="only this source"
         )
-        parser.add_argument(
-            "--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the day to ingest"
-        )
+        parser.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the day to ingest")
         parser.add_argument(
             "--file",
             action="append",
@@ -87,3 +86,10 @@ class Command(BaseCommand):
             f"{total['updated']} updated, {total['unchanged']} unchanged, "
             f"{total['rejected']} rejected"
         )
+
+
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-08-20") from None

@@ -1,0 +1,95 @@
+"""Faults that depend on real Celery worker processes and the real broker: a worker killed
+with SIGKILL mid-batch, two dispatches racing on two worker processes, and queue messages
+lost after dispatch. Workers send through the real Anymail Postmark backend to the
+loopback stand-in, whose URL they get in their environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+
+from config.celery import app
+from digest import delivery
+from digest.models import Digest
+from digest.tasks import dispatch_due, ping, send_digest_chunk
+from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
+from tests.fake_provider import running
+from tests.workers import celery_worker, purge_queue, stop_worker, wait_for
+
+LEASE = dt.timedelta(minutes=15)
+
+
+def accepted_markers() -> int:
+    """Acceptance markers the sending worker wrote to the shared cache."""
+    keys = [delivery._marker_key(pk) for pk in Digest.objects.values_list("pk", flat=True)]
+    return len(cache.get_many(keys))
+
+
+@pytest.mark.worker
+def test_a_worker_killed_with_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
+    transactional_db,
+):
+    list_papers()
+    people = due_subscribers(12)
+    ids = [p.pk for p in people]
+    with running() as provider, sending_to(provider.url):
+        provider.hold_after(5)  # five messages go through, the next ones hang
+        with celery_worker(**postmark_env(provider.url)) as worker:
+            send_digest_chunk.delay(ids, NOW.isoformat())
+            wait_for(lambda: provider.parked and accepted_markers() == 5, timeout=60)
+            stop_worker(worker, kill=True)  # mid-batch, requests in flight
+        # The stand-in notices each hung request's client is gone and drops it.
+        wait_for(lambda: provider.parked == 0, timeout=30)
+        provider.release()
+        assert len(provider.accepted) == 5
+        assert Digest.objects.filter(status=Digest.Status.CLAIMED).count() == 12
+
+        # The next dispatch tick after the lease takes the dead worker's claims over.
+        later = NOW + LEASE + dt.timedelta(minutes=1)
+        send_digest_chunk(delivery.due_subscriber_ids(later), later.isoformat())
+
+        assert provider.recipients() == {p.email: 1 for p in people}
+    assert Digest.objects.filter(status=Digest.Status.SENT).count() == 12
+
+
+@pytest.mark.worker
+def test_two_dispatches_at_once_on_two_worker_processes_send_each_digest_once(transactional_db):
+    list_papers()
+    people = due_subscribers(24)
+    with running() as provider:
+        env = {**postmark_env(provider.url), "DIGEST_CHUNK_SIZE": "8"}
+        with celery_worker(concurrency=2, **env) as workers:
+            # Two beats, or one tick delivered twice: both dispatch every due subscriber.
+            ticks = [dispatch_due.delay(NOW.isoformat()) for _ in range(2)]
+            assert [tick.get(timeout=60) for tick in ticks] != [0, 0]
+            wait_for(lambda: Digest.objects.filter(status="sent").count() == 24, timeout=60)
+            # Both processes answering a ping: every chunk queued before has been taken.
+            assert [p.get(timeout=60) for p in [ping.delay(), ping.delay()]] == ["pong"] * 2
+            wait_for(lambda: not Digest.objects.filter(status="claimed").exists(), timeout=30)
+            # All work is done; a warm shutdown on the SQLite broker can take 20 s.
+            stop_worker(workers, kill=True)
+
+        assert provider.recipients() == {p.email: 1 for p in people}
+
+
+@pytest.mark.django_db
+def test_lost_queue_messages_are_rebuilt_from_the_database_on_the_next_tick():
+    list_papers()
+    people = due_subscribers(6)
+    with running() as provider, sending_to(provider.url, DIGEST_CHUNK_SIZE=2):
+        purge_queue()
+        assert dispatch_due(NOW.isoformat()) == 6  # three chunk tasks on the broker...
+        purge_queue()  # ... lost, as when Redis restarts without persistence
+
+        assert provider.calls == []
+        assert delivery.due_subscriber_ids(NOW) == [p.pk for p in people]
+
+        app.conf.task_always_eager = True  # the next tick's chunks run right here
+        try:
+            dispatch_due((NOW + dt.timedelta(minutes=5)).isoformat())
+        finally:
+            app.conf.task_always_eager = False
+
+        assert provider.recipients() == {p.email: 1 for p in people}
