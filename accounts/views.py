@@ -89,6 +89,7 @@ def _stash(request: HttpRequest, purpose: str, token: str, page: str) -> HttpRes
         if not exc.expired:
             return _invalid(request)
     request.session[f"link:{purpose}"] = token
+    request.session.set_expiry(3600)  # a link opened by a mail scanner leaves little behind
     return redirect(page)
 
 

@@ -146,6 +146,17 @@ def test_it_cuts_the_abstract_at_a_word_near_300_characters(site, papers, reader
     assert zetta.abstract[len(shown) - 1] in " ,."  # cut between words
 
 
+def test_it_renders_a_paper_with_nothing_but_a_key(site, reader):
+    from digest.models import Paper
+
+    bare = Paper.objects.create(key="bare", title="", authors={"not": "a list"}, upvotes=-3)
+    rendered = render_digest(reader, [match(bare, terms=("robot",))])
+    assert "(untitled)" in rendered.html and "(untitled)" in rendered.text
+    hrefs = [attrs["href"] for tag, attrs in Tags(rendered.html).tags if tag == "a"]
+    assert not [href for href in hrefs if "arxiv" in href or "huggingface" in href]
+    assert "upvote" not in rendered.text and "Read:" not in rendered.text
+
+
 def test_it_writes_the_footer_with_topics_preferences_unsubscribe_and_address(site, papers, reader):
     rendered = render_digest(reader, [match(papers[0])])
     for part in (rendered.html, rendered.text):

@@ -37,7 +37,7 @@ def url(source, day: dt.date) -> str:
     query = {
         "search_query": params.get("query") or "cat:cs.LG",
         "start": 0,
-        "max_results": int(params.get("max_results") or 100),
+        "max_results": min(int(params.get("max_results") or 100), 2000),  # arXiv: 2000 a call
         "sortBy": params.get("sort_by") or "submittedDate",
         "sortOrder": "descending",
     }

@@ -44,9 +44,7 @@ def _item(entry) -> Item:
     content = entry.get("content") or [{}]
     summary_detail = entry.get("summary_detail") or content[0]
     summary = entry.get("summary") or content[0].get("value", "")
-    # feedparser sets guidislink when an RSS guid is a permalink; the guid is then the link.
-    guid = entry.get("id", "")
-    key, arxiv_id, version = identify(title, guid=guid, link=entry.get("link", ""))
+    key, arxiv_id, version = identify(title, guid=entry.get("id", ""), link=entry.get("link", ""))
     authors = [clean_text(author.get("name")) for author in entry.get("authors", [])]
     if len(authors) == 1 and "," in authors[0]:
         authors = split_authors(authors[0])
