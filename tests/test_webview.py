@@ -47,6 +47,24 @@ def test_the_email_links_to_its_web_view_showing_the_stored_papers(client, paper
     assert "View it in your browser" in email and "View it in your browser" not in page
 
 
+def test_the_web_view_reads_back_what_real_matching_stored(client, reader):
+    from digest.matching import select_for_subscribers
+    from digest.models import Paper
+
+    sample_papers(15)
+    reader.own_topics = "video generation\nreasoning"
+    reader.save()
+    matches = select_for_subscribers([reader], list(Paper.objects.all()))[reader.pk]
+    assert matches
+    digest = sent_digest(reader, matches)
+    email = render_digest(reader, matches, digest=digest).html
+    page = client.get(webview_path(email)).content.decode()
+    marks = r"<mark[^>]*>([^<]*)</mark>"
+    assert re.findall(marks, page) == re.findall(marks, email) != []
+    chips = r'class="chip"[^>]*>([^<]*)<'
+    assert re.findall(chips, page) == re.findall(chips, email)
+
+
 def test_the_web_view_follows_the_stored_ranks_not_todays_papers(client, papers, reader):
     digest = sent_digest(reader, [match(p) for p in papers])
     digest.items.filter(paper=papers[0]).update(rank=99)
