@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import wraps
 
 from csp.decorators import csp
 from django.conf import settings
@@ -89,7 +90,8 @@ def _stash(request: HttpRequest, purpose: str, token: str, page: str) -> HttpRes
         if not exc.expired:
             return _invalid(request)
     request.session[f"link:{purpose}"] = token
-    request.session.set_expiry(3600)  # a link opened by a mail scanner leaves little behind
+    if SESSION_KEY not in request.session:
+        request.session.set_expiry(3600)  # what a mail scanner's visit leaves behind is brief
     return redirect(page)
 
 
@@ -186,14 +188,13 @@ def _sign_in_session(request: HttpRequest, subscriber: Subscriber) -> None:
 def _signed_in(view):
     """Pass the session's subscriber to ``view``; send strangers to /manage/."""
 
+    @wraps(view)
     def wrapped(request: HttpRequest) -> HttpResponse:
         subscriber = Subscriber.objects.filter(pk=request.session.get(SESSION_KEY)).first()
         if subscriber is None:
             return redirect("manage_request")
         return view(request, subscriber)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
 
 

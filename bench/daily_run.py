@@ -99,11 +99,12 @@ def report(result, naive: dict[str, float] | None, say=print) -> None:
         f"chunks of {result.chunk_size}, provider latency {result.latency_ms:g} ms"
     )
     say("   setup, not timed: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.setup.items()))
-    say(f"   {'stage':<10} {'pipeline':>11}   {'naive, one at a time':>22}")
-    say(f"   {'ingest':<10} {result.ingest_seconds:>9.2f} s   {'(wall time)':>22}")
+    say(f"   {'stage':<10} {'worker wall':>11} {'worker CPU':>11}   {'naive, one at a time':>20}")
+    say(f"   {'ingest':<10} {result.ingest_seconds:>9.2f} s {'':>11}   {'':>20}")
     for stage, seconds in result.stages.items():
         naive_s = "-" if not naive or stage not in naive else f"{naive[stage] * due:,.1f} s"
-        say(f"   {LABELS.get(stage, stage):<10} {seconds:>8.2f} ws   {naive_s:>22}")
+        cpu = result.stages_cpu.get(stage, 0.0)
+        say(f"   {LABELS.get(stage, stage):<10} {seconds:>9.2f} s {cpu:>9.2f} s   {naive_s:>20}")
     if naive:
         total = sum(naive.values()) * due
         say(

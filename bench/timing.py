@@ -9,7 +9,8 @@ functions with a timer (the functions themselves run unchanged):
 - hand-off: ``digest.handoff.hand_off`` (else every Anymail backend's ``send_messages``)
 
 and after every task appends one JSON line to ``$BENCH_TIMING_DIR/<pid>.jsonl``: the task's
-name, its wall time, and the seconds spent in each stage during it. "store" is what remains
+name, its wall and CPU time, and the wall and CPU seconds spent in each stage during it (CPU
+time is the whole process's, so it includes the hand-off's sending threads). "store" is what remains
 of a ``send_digest_chunk`` once match, render and hand-off are taken out: claiming, reading
 subscribers and papers, writing digests and their items, marking them sent.
 """
@@ -36,7 +37,8 @@ TARGETS = {
 FALLBACK_HANDOFF = "anymail.backends.base:AnymailBaseBackend.send_messages"
 
 _spent: dict[str, float] = {}
-_started: dict[str, float] = {}
+_cpu: dict[str, float] = {}
+_started: dict[str, tuple[float, float]] = {}
 _local = threading.local()
 _instrumented: list[str] = []
 
@@ -48,13 +50,14 @@ def _timed(stage: str, func: Callable) -> Callable:
         # counted twice.
         depth = getattr(_local, stage, 0)
         setattr(_local, stage, depth + 1)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return func(*args, **kwargs)
         finally:
             setattr(_local, stage, depth)
             if depth == 0:
                 _spent[stage] = _spent.get(stage, 0.0) + time.perf_counter() - started
+                _cpu[stage] = _cpu.get(stage, 0.0) + time.process_time() - cpu
 
     wrapper.bench_original = func
     return wrapper
@@ -97,7 +100,8 @@ def _instrument(**kwargs) -> None:
 @task_prerun.connect
 def _start(task_id: str, **kwargs) -> None:
     _spent.clear()
-    _started[task_id] = time.perf_counter()
+    _cpu.clear()
+    _started[task_id] = (time.perf_counter(), time.process_time())
 
 
 @task_postrun.connect
@@ -108,8 +112,10 @@ def _finish(task_id: str, task, **kwargs) -> None:
         return
     line = {
         "task": task.name,
-        "seconds": time.perf_counter() - started,
+        "seconds": time.perf_counter() - started[0],
+        "cpu": time.process_time() - started[1],
         "stages": dict(_spent),
+        "stages_cpu": dict(_cpu),
         "instrumented": _instrumented,
     }
     with (Path(folder) / f"{os.getpid()}.jsonl").open("a") as out:

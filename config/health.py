@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-
-from config.celery import app
+from kombu import Connection
 
 
 def _database_ok() -> bool:
@@ -20,7 +20,8 @@ def _database_ok() -> bool:
 
 def _broker_ok() -> bool:
     try:
-        with app.connection_for_write() as conn:
+        # A fresh connection, not Celery's pool, so a dead broker is seen at once.
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
     except Exception:

@@ -293,7 +293,7 @@ LOGGING.setdefault("loggers", {})["django.server"] = {"handlers": ["console"], "
 # each claim also gets len(chunk) / SEND_RATE_PER_SECOND seconds on top.
 DIGEST_LEASE_SECONDS = env_int("DIGEST_LEASE_SECONDS", 900, minimum=30)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 5, minimum=1)
-SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 8, minimum=1)
+SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 32, minimum=1)
 SEND_RETRIES = env_int("SEND_RETRIES", 4, minimum=0)
 SEND_RETRY_BACKOFF = env_float("SEND_RETRY_BACKOFF", 1.0, minimum=0.0)
 SEND_MAX_WAIT = env_float("SEND_MAX_WAIT", 120.0, minimum=0.0)

@@ -127,27 +127,10 @@ def send_chunk(
 
     by_id = {s.pk: s for s in subscribers}
     recovered = _accepted_markers(owned)
-    exhausted = [d for d in owned if d.pk not in recovered and d.attempts > _max_attempts()]
+    max_attempts = settings.DIGEST_MAX_ATTEMPTS
+    exhausted = [d for d in owned if d.pk not in recovered and d.attempts > max_attempts]
     fresh = [d for d in owned if d.pk not in recovered and d not in exhausted]
-    matches = _matches([by_id[d.subscriber_id] for d in fresh], editions)
-
-    messages, outcomes, items = [], {}, {}
-    for digest in fresh:
-        subscriber = by_id[digest.subscriber_id]
-        found = matches.get(subscriber.pk, [])
-        if not found:
-            outcomes[digest.pk] = None  # skipped
-            continue
-        try:
-            message = _build(subscriber, found, digest)
-        except Exception as exc:  # one bad paper or subscriber must not stop the chunk
-            logger.exception("could not build digest %s", digest.pk)
-            outcomes[digest.pk] = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
-            continue
-        items[digest.pk] = [
-            (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
-        ]
-        messages.append((digest.pk, message))
+    messages, outcomes, items = _compose(fresh, by_id, editions)
 
     built = dict(messages)
 
@@ -241,10 +224,6 @@ def _claim(
     return owned, finished
 
 
-def _max_attempts() -> int:
-    return settings.DIGEST_MAX_ATTEMPTS
-
-
 def _marker_key(digest_id: int) -> str:
     return f"digest:accepted:{digest_id}"
 
@@ -294,6 +273,32 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
     for since, members in groups.items():
         found.update(select_for_subscribers(members, [p for p in papers if p.last_listed >= since]))
     return found
+
+
+def _compose(
+    digests: list[Digest], by_id: dict[int, Subscriber], editions: dict[int, dt.date]
+) -> tuple[list[tuple[int, object]], dict[int, Outcome | None], dict[int, list[tuple]]]:
+    """Match and build each digest's message: (messages to send, outcomes known already,
+    the items of each message). No match -> outcome None (skipped)."""
+    matches = _matches([by_id[d.subscriber_id] for d in digests], editions)
+    messages, outcomes, items = [], {}, {}
+    for digest in digests:
+        subscriber = by_id[digest.subscriber_id]
+        found = matches.get(subscriber.pk, [])
+        if not found:
+            outcomes[digest.pk] = None
+            continue
+        try:
+            message = _build(subscriber, found, digest)
+        except Exception as exc:  # one bad paper or subscriber must not stop the chunk
+            logger.exception("could not build digest %s", digest.pk)
+            outcomes[digest.pk] = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
+            continue
+        items[digest.pk] = [
+            (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
+        ]
+        messages.append((digest.pk, message))
+    return messages, outcomes, items
 
 
 def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):

@@ -73,7 +73,7 @@ def ingest_source(source: Source, day: dt.date | None = None) -> SourceRun:
         return _finish(run, Parsed(error=str(error)))
     if response.not_modified:
         return _finish(run, Parsed(), note="not modified since the last run")
-    parsed = parser.parse(response.body)
+    parsed = _parse(parser, response.body)
     if parser.NAMES_ITS_DAY and parsed.day:
         run.day = parsed.day
     run = _finish(run, parsed)
@@ -99,9 +99,19 @@ def ingest_file(
     run = SourceRun.objects.create(source=source, day=day or timezone.now().date())
     if len(body) > settings.FETCH_MAX_BYTES:
         return _finish(run, Parsed(error=f"file is over the {settings.FETCH_MAX_BYTES} byte cap"))
-    parsed = sources.for_kind(kind).parse(body)
+    parsed = _parse(sources.for_kind(kind), body)
     run.day = day or parsed.day or run.day
     return _finish(run, parsed)
+
+
+def _parse(parser, body: bytes) -> Parsed:
+    """The parser's result; a parser failing on input it did not foresee fails the run
+    with the reason rather than the task (items are already guarded one by one)."""
+    try:
+        return parser.parse(body)
+    except Exception as error:
+        logger.exception("parser %s failed", parser.__name__)
+        return Parsed(error=f"could not parse the feed ({error.__class__.__name__}: {error})")
 
 
 def _finish(run: SourceRun, parsed: Parsed, *, note: str = "") -> SourceRun:

@@ -9,6 +9,7 @@ evaluates each distinct topic once. See docs/matching.md.
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import threading
 from collections.abc import Sequence
@@ -112,6 +113,10 @@ def day_index(papers: Sequence[Paper]) -> DayIndex:
         if cached is None:
             _cache.clear()  # one day's index at a time is what the workers need
             cached = _cache[key] = DayIndex(list(papers))
+            # The index is kept all day; without this every full garbage collection
+            # rescans its ~10^6 small objects, a third of a worker's time in the daily
+            # run (docs/scaling.md). Reference counting still frees it when replaced.
+            gc.freeze()
         return cached
 
 

@@ -47,6 +47,7 @@ class Doc:
 # relevance and the stems that matched (for the "why").
 Hits = dict[int, tuple[float, frozenset[str]]]
 Positions = dict[int, list[int]]
+Counts = dict[int, int]
 
 
 class PaperIndex:
@@ -71,6 +72,17 @@ class PaperIndex:
         }
         self.postings = {f: dict(p) for f, p in self.postings.items()}
         title, abstract = self.postings["title"], self.postings["abstract"]
+        # BM25F's per-paper factor for a word in each field: its weight over the
+        # length normalisation 1 - B + B * length / average length.
+        self.factor = {
+            name: [
+                (TITLE_WEIGHT if name == "title" else 1.0)
+                / (1 - B + B * length / self.average[name])
+                for length in self.lengths[name]
+            ]
+            for name in FIELDS
+        }
+        self._count_cache: dict[tuple, Counts] = {}
         self.df = {
             stem: len(title.get(stem, {}).keys() | abstract.get(stem, {}).keys())
             for stem in title.keys() | abstract.keys()
@@ -104,7 +116,7 @@ class PaperIndex:
         if isinstance(node, tl.Concept):
             return self._scored(self._concept(node), node.field, frozenset(_flat(node.units)))
         if isinstance(node, tl.Phrase):
-            counts = {f: self._run(node.stems, node.joined, f) for f in _fields(node.field)}
+            counts = {f: self._counts(node.stems, node.joined, f) for f in _fields(node.field)}
             return self._scored(counts, node.field, frozenset(node.stems))
         if isinstance(node, tl.Prefix):
             return self._prefix(node)
@@ -141,21 +153,18 @@ class PaperIndex:
                 hits[doc] = (score + old[0], stems | old[1]) if old else (score, stems)
         return hits
 
-    def _scored(self, counts: dict[str, Counter], field: str | None, stems: frozenset[str]) -> Hits:
-        docs = set().union(*(c.keys() for c in counts.values()))
+    def _scored(self, counts: dict[str, Counts], field: str | None, stems: frozenset[str]) -> Hits:
+        title, abstract = counts.get("title", {}), counts.get("abstract", {})
+        docs = title.keys() | abstract.keys()
         if not docs:
             return {}
         df = len(docs)
-        idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5)) * (K1 + 1)
+        in_title, in_abstract = self.factor["title"], self.factor["abstract"]
         hits: Hits = {}
         for doc in docs:
-            weighted = 0.0
-            for name, count in counts.items():
-                tf = count.get(doc, 0)
-                if tf:
-                    norm = 1 - B + B * self.lengths[name][doc] / self.average[name]
-                    weighted += (TITLE_WEIGHT if name == "title" else 1.0) * tf / norm
-            hits[doc] = (idf * weighted * (K1 + 1) / (K1 + weighted), stems)
+            weighted = title.get(doc, 0) * in_title[doc] + abstract.get(doc, 0) * in_abstract[doc]
+            hits[doc] = (idf * weighted / (K1 + weighted), stems)
         return hits
 
     def _constant(self, docs: Iterable[int], stems: frozenset[str]) -> Hits:
@@ -163,32 +172,42 @@ class PaperIndex:
         idf = math.log(1 + (self.size - len(docs) + 0.5) / (len(docs) + 0.5)) if docs else 0.0
         return dict.fromkeys(docs, (idf, stems))
 
-    def _concept(self, node: tl.Concept) -> dict[str, Counter]:
-        counts: dict[str, Counter] = {}
+    def _concept(self, node: tl.Concept) -> dict[str, Counts]:
+        counts: dict[str, Counts] = {}
         for name in _fields(node.field):
-            runs = [
-                self._positions(u, j, name) for u, j in zip(node.units, node.joined, strict=True)
-            ]
-            found: Counter = Counter()
-            if len(runs) == 1:
-                found.update({doc: len(p) for doc, p in runs[0].items()})
-            elif all(runs):
-                smallest = min(runs, key=len)
-                span = sum(len(u) for u in node.units) - 1 + SLOP
-                for doc in smallest:
-                    if all(doc in run for run in runs):
-                        near = _near(_positions_of(runs, doc), span)
-                        if near:
-                            found[doc] = near
+            units = zip(node.units, node.joined, strict=True)
+            if len(node.units) == 1:
+                found = self._counts(node.units[0], node.joined[0], name)
+                if node.acronyms:  # added to below; the cached counts stay as they are
+                    found = dict(found)
+            else:
+                runs = [self._positions(unit, joined, name) for unit, joined in units]
+                found = {}
+                if all(runs):
+                    smallest = min(runs, key=len)
+                    span = sum(len(u) for u in node.units) - 1 + SLOP
+                    for doc in smallest:
+                        if all(doc in run for run in runs):
+                            near = _near(_positions_of(runs, doc), span)
+                            if near:
+                                found[doc] = near
             for acronym in node.acronyms:
+                written = self.acronym_docs.get(acronym, ())
                 for doc, positions in self.postings[name].get(acronym, {}).items():
-                    if doc in self.acronym_docs.get(acronym, ()):
-                        found[doc] += len(positions)
+                    if doc in written:
+                        found[doc] = found.get(doc, 0) + len(positions)
             counts[name] = found
         return counts
 
-    def _run(self, stems: tuple[str, ...], joined: str, name: str) -> Counter:
-        return Counter({doc: len(p) for doc, p in self._positions(stems, joined, name).items()})
+    def _counts(self, stems: tuple[str, ...], joined: str, name: str) -> Counts:
+        """How often the stems occur one after the other, per paper (remembered: topics
+        share words)."""
+        key = (stems, joined, name)
+        found = self._count_cache.get(key)
+        if found is None:
+            positions = self._positions(stems, joined, name)
+            found = self._count_cache[key] = {doc: len(p) for doc, p in positions.items()}
+        return found
 
     def _positions(self, stems: tuple[str, ...], joined: str, name: str) -> Positions:
         """Where the stems occur one after the other (or written as one word)."""
@@ -217,9 +236,10 @@ class PaperIndex:
             stems.add(self.stem_of[word])
         counts = {}
         for name in _fields(node.field):
-            found: Counter = Counter()
+            found: Counts = {}
             for stem in stems:
-                found.update({doc: len(p) for doc, p in self.postings[name].get(stem, {}).items()})
+                for doc, positions in self.postings[name].get(stem, {}).items():
+                    found[doc] = found.get(doc, 0) + len(positions)
             counts[name] = found
         return self._scored(counts, node.field, frozenset(stems))
 

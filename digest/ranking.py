@@ -14,7 +14,6 @@ fraction.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,22 +95,27 @@ def select(
     """A subscriber's best ``cap`` papers over their topics, as (score, paper, topic):
     each paper once, under the topic that scored it highest, never one in ``exclude``.
 
-    The topics' sorted lists are merged lazily, so the cost grows with ``cap``, not
-    with the number of matches. Feedback re-ranks the best TASTE_POOL times ``cap``."""
+    Only the heads of the topics' sorted lists are merged, so the cost grows with
+    ``cap``, not with the number of matches. Feedback re-ranks the best TASTE_POOL
+    times ``cap``."""
     if cap <= 0:
         return []
     wanted = cap * TASTE_POOL if taste is not None and index is not None else cap
+    # A paper among the best ``wanted`` of the merge is among the best ``wanted`` of its
+    # own topic, or ``wanted`` plus the excluded ones; so the heads of the lists suffice.
+    head = wanted + len(exclude)
+    merged = [entry for ranked in topics for entry in ranked.entries[:head]]
+    merged.sort()
     out: list[tuple[float, int, int]] = []
     seen = set(exclude)
-    for negative, doc, topic in heapq.merge(*(ranked.entries for ranked in topics)):
+    for negative, doc, topic in merged:
         if -negative < min_score and wanted == cap:
             break
-        if doc in seen:
-            continue
-        seen.add(doc)
-        out.append((-negative, doc, topic))
-        if len(out) == wanted:
-            break
+        if doc not in seen:
+            seen.add(doc)
+            out.append((-negative, doc, topic))
+            if len(out) == wanted:
+                break
     if wanted == cap:
         return out
     adjusted = [(score + taste.adjust(index, doc), doc, topic) for score, doc, topic in out]

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from config.celery import app
-
 
 @pytest.mark.django_db
 def test_it_answers_200_when_database_and_broker_answer(client):
@@ -13,12 +11,9 @@ def test_it_answers_200_when_database_and_broker_answer(client):
 
 
 @pytest.mark.django_db
-def test_it_answers_503_naming_a_dead_broker(client, monkeypatch):
+def test_it_answers_503_naming_a_dead_broker(client, settings):
     # Port 1 on loopback: nothing listens there, so the connection is refused.
-    # Celery reads CELERY_BROKER_URL from the environment before its own config.
-    dead = "redis://127.0.0.1:1/0"
-    monkeypatch.setenv("CELERY_BROKER_URL", dead)
-    monkeypatch.setattr(app.conf, "broker_url", dead)
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "down: broker"

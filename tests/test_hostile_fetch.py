@@ -75,6 +75,8 @@ def test_it_refuses_loopback_addresses_in_any_spelling(host, server):
         "169.254.169.254",  # cloud metadata, link-local
         "100.64.0.1",  # carrier-grade NAT
         "0.0.0.0",
+        "0",  # 0.0.0.0 as one number
+        "[::]",
         "[fe80::1]",
         "[fc00::1]",
         "[2002:a00:1::]",  # 6to4 wrapping 10.0.0.1
@@ -245,14 +247,16 @@ def test_it_records_a_refused_source_url_without_connecting(server, settings):
 
 @pytest.mark.worker
 def test_it_frees_the_worker_when_a_source_never_answers(transactional_db, server):
-    """One worker process, two sources: the stuck one is abandoned at the deadline and the
-    next source is still ingested; ingest_all queued one task per source."""
+    """One worker process, two enabled sources: the stuck one is abandoned at the deadline
+    and the next source is still ingested; ingest_all queued one task per enabled source."""
     from digest.models import SourceRun
     from digest.tasks import ingest_all
     from tests.workers import celery_worker
 
     server.routes["/stuck"] = stall(server)
     server.routes["/good"] = Reply(FEED)
+    # Created first, so that if it were queued it would run first, before the others end.
+    Source.objects.create(name="Off", kind=Source.Kind.FEED, url=server.url("/x"), enabled=False)
     stuck = Source.objects.create(name="Stuck", kind=Source.Kind.FEED, url=server.url("/stuck"))
     good = Source.objects.create(name="Good", kind=Source.Kind.FEED, url=server.url("/good"))
     with celery_worker(concurrency=1, FETCH_TIMEOUT="1"):
@@ -260,3 +264,4 @@ def test_it_frees_the_worker_when_a_source_never_answers(transactional_db, serve
         wait_for(lambda: SourceRun.objects.filter(finished_at__isnull=False).count() == 2, 60)
     assert SourceRun.objects.get(source=stuck).status == Source.Status.ERROR
     assert SourceRun.objects.get(source=good).status == Source.Status.OK
+    assert SourceRun.objects.count() == 2  # the disabled source was not fetched

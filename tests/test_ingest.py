@@ -165,7 +165,7 @@ def test_it_fetches_a_source_and_then_asks_only_for_changes(server):
 
 
 def test_it_asks_hugging_face_for_the_day_it_ingests(server):
-    server.routes["/api/daily_papers?date=2026-08-20"] = Reply(HF.read_bytes())
+    server.routes["/api/daily_papers?date=2026-08-20&limit=100"] = Reply(HF.read_bytes())
     source = Source.objects.create(
         name="HF", kind=Source.Kind.HF_DAILY, url=server.url("/api/daily_papers")
     )
@@ -243,7 +243,7 @@ def test_it_lists_a_stale_arxiv_feed_on_the_day_it_names_not_today(server):
 
 
 def test_it_sends_no_validators_of_another_day_to_hugging_face(server):
-    server.routes["/api/daily_papers?date=2026-08-21"] = Reply(b"[]")
+    server.routes["/api/daily_papers?date=2026-08-21&limit=100"] = Reply(b"[]")
     source = Source.objects.create(
         name="HF", kind=Source.Kind.HF_DAILY, url=server.url("/api/daily_papers"), etag='"aug20"'
     )
@@ -260,3 +260,11 @@ def test_the_demo_command_fills_an_empty_catalogue():
         "LLM agents",
         "Large language models",
     ]
+
+
+def test_it_records_a_body_its_parser_cannot_read_instead_of_failing_the_task(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)  # json.loads: RecursionError
+    run = ingest_file(path)
+    assert run.status == "error"
+    assert run.error.startswith("could not parse the feed (RecursionError")

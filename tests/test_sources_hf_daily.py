@@ -69,7 +69,7 @@ def test_it_reports_a_body_that_is_not_json():
 def test_it_asks_for_the_day_it_ingests():
     source = Source(name="HF", kind=Source.Kind.HF_DAILY)
     assert hf_daily.url(source, dt.date(2026, 8, 20)) == (
-        "https://huggingface.co/api/daily_papers?date=2026-08-20"
+        "https://huggingface.co/api/daily_papers?date=2026-08-20&limit=100"
     )
 
 

@@ -111,10 +111,12 @@ def clean_text(value: object, *, is_html: bool = False) -> str:
     line wraps) collapsed, TeX kept. HTML is entity-decoded once; plain text, already
     decoded by the XML or JSON parser, is not decoded again. Tags revealed by decoding are
     removed too: "&lt;script&gt;" in a feed is never meant as text worth keeping."""
-    text = plain(value)
-    if is_html:
-        text = plain(html.unescape(text))
-    return text
+    text = "" if value is None else str(value)
+    if is_html and "&" in text:
+        text = html.unescape(plain(text))
+    if "<" in text:  # most fields have no markup at all: skip the regular expressions
+        text = plain(text)
+    return " ".join(text.split())
 
 
 def clean_url(value: object) -> str:

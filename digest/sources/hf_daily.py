@@ -33,10 +33,13 @@ BASE_URL = "https://huggingface.co/api/daily_papers"
 
 
 def url(source, day: dt.date) -> str:
-    """The source's URL (or the public API) with ``date=`` for ``day``."""
+    """The source's URL (or the public API) with ``date=`` for ``day``, and ``limit=100``
+    (the largest page clients report; the default of 50 could cut a busy day short)."""
     base = source.url or BASE_URL
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}{urlencode({'date': day.isoformat()})}"
+    query = {"date": day.isoformat()}
+    if "limit=" not in base:
+        query["limit"] = 100
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(query)}"
 
 
 def parse(body: bytes) -> Parsed:
