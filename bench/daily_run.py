@@ -124,7 +124,8 @@ def report(result, naive: dict[str, float] | None, say=print) -> None:
     say(
         f"   throughput {due / max(result.pipeline_seconds, 1e-9):,.0f} subscribers/s; "
         f"hand-off {result.handoff_rate:,.0f} messages/s at the provider; "
-        f"tasks {dict(result.tasks)}; dispatch ticks {result.ticks}"
+        f"tasks {dict(result.tasks)}; dispatch ticks {result.ticks}; "
+        f"machine load {result.load[0]} -> {result.load[1]} (2 means both cores busy)"
     )
     workers = {k: v for k, v in result.memory.items() if k.startswith("worker")}
     worst = max(workers.values(), default=0)

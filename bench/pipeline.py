@@ -57,6 +57,7 @@ class RunResult:
     received: dict = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     nonempty: int = 0
+    load: tuple[str, str] = ("", "")  # /proc/loadavg before and after the pipeline
     ticks: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -183,6 +184,13 @@ def worker_env(database_url: str, port: int, timing_dir: Path, chunk_size: int) 
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
     return env
+
+
+def _loadavg() -> str:
+    """The machine's 1-minute load: other work on it slows the run down."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/loadavg").read_text().split()[0]
+    return "?"
 
 
 def _statuses() -> dict[str, int]:
@@ -352,10 +360,12 @@ def run_daily(
             env=worker_env(database_url, port, timing_dir, chunk_size),
         )
         with MemoryWatch(fleet) as memory:
+            load = _loadavg()
             started = time.perf_counter()
             dispatch_due.delay()
             result.ticks = _wait(result.mix.due, now, timeout, say)
             result.pipeline_seconds = time.perf_counter() - started
+            result.load = (load, _loadavg())
             time.sleep(0.5)  # the last task's timing line is written after it returns
         result.memory = memory.peaks
         for role in [r for r in fleet.procs if r.startswith("worker")]:

@@ -69,8 +69,8 @@ class DayIndex:
         self.by_arxiv_id: dict[str, Doc | None] = {
             p.arxiv_id.lower(): self.index.docs[n] for n, p in enumerate(papers) if p.arxiv_id
         }
-        self.queries: list[str] = []
-        self.results: dict[str, ranking.Ranked | None] = {}
+        self.results: dict[str, ranking.Ranked] = {}
+        self.nodes: dict[int, tl.Node] = {}
         self.lock = threading.Lock()
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
@@ -84,19 +84,23 @@ class DayIndex:
         for missing in wanted - self.by_arxiv_id.keys():
             self.by_arxiv_id[missing] = None
 
+    def like(self) -> dict[str, Doc]:
+        return {k: v for k, v in self.by_arxiv_id.items() if v is not None}
+
     def ranked(self, query: str, node: tl.Node) -> ranking.Ranked:
+        """The topic's matches, evaluated once per index whoever asks."""
         with self.lock:
             if query not in self.results:
-                like = {k: v for k, v in self.by_arxiv_id.items() if v is not None}
-                hits = self.index.evaluate(node, like)
-                self.results[query] = ranking.rank(hits, self.popular, len(self.queries))
-                self.queries.append(query)
+                number = len(self.results)
+                hits = self.index.evaluate(node, self.like())
+                self.results[query] = ranking.rank(hits, self.popular, number)
+                self.nodes[number] = node
             return self.results[query]
 
     def match(
-        self, score: float, doc: int, ranked: ranking.Ranked, label: str, papers: Sequence[Paper]
+        self, score: float, doc: int, topic: int, label: str, papers: Sequence[Paper]
     ) -> Match:
-        terms = self.index.highlight(doc, ranked.hits[doc][1])
+        terms = self.index.terms(self.nodes[topic], doc, self.like())
         why = f"{label}: " + ", ".join(f'"{t}"' for t in terms[:4]) if terms else label
         return Match(papers[doc], round(score, 4), label, terms, why)
 
@@ -132,7 +136,7 @@ def match_topic(
     index = day_index(papers)
     index.load_like([node])
     ranked = index.ranked(text, node)
-    return [index.match(-neg, doc, ranked, text, papers) for neg, doc, _ in ranked.entries]
+    return [index.match(-neg, doc, ranked.number, text, papers) for neg, doc, _ in ranked.entries]
 
 
 def select_for_subscribers(
@@ -180,8 +184,7 @@ def select_for_subscribers(
             index=index.index,
         )
         out[subscriber.pk] = [
-            index.match(score, doc, chosen[topic][1], chosen[topic][0], papers)
-            for score, doc, topic in picks
+            index.match(score, doc, topic, chosen[topic][0], papers) for score, doc, topic in picks
         ]
     return out
 

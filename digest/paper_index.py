@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from digest import topic_language as tl
@@ -43,9 +43,8 @@ class Doc:
     arxiv_id: str = ""
 
 
-# A topic's result: for each matching paper (its position in the index), the
-# relevance and the stems that matched (for the "why").
-Hits = dict[int, tuple[float, frozenset[str]]]
+# A topic's result: for each matching paper (its position in the index), its relevance.
+Hits = dict[int, float]
 Positions = dict[int, list[int]]
 Counts = dict[int, int]
 
@@ -114,16 +113,17 @@ class PaperIndex:
     def evaluate(self, node: tl.Node, like: dict[str, Doc] | None = None) -> Hits:
         """The papers a parsed topic matches, with their relevance (BM25F-like)."""
         if isinstance(node, tl.Concept):
-            return self._scored(self._concept(node), node.field, frozenset(_flat(node.units)))
+            return self._scored(self._concept(node))
         if isinstance(node, tl.Phrase):
-            counts = {f: self._counts(node.stems, node.joined, f) for f in _fields(node.field)}
-            return self._scored(counts, node.field, frozenset(node.stems))
+            return self._scored(
+                {f: self._counts(node.stems, node.joined, f) for f in _fields(node.field)}
+            )
         if isinstance(node, tl.Prefix):
             return self._prefix(node)
         if isinstance(node, tl.Author):
-            return self._constant(self._author_docs(node), frozenset())
+            return self._constant(self._author_docs(node))
         if isinstance(node, tl.Category):
-            return self._constant(self._category_docs(node), frozenset())
+            return self._constant(self._category_docs(node))
         if isinstance(node, tl.Like):
             return self._like((like or {}).get(node.arxiv_id), node.arxiv_id)
         if isinstance(node, tl.And):
@@ -132,28 +132,25 @@ class PaperIndex:
 
     def _and(self, node: tl.And, like: dict[str, Doc] | None) -> Hits:
         parts = sorted((self.evaluate(child, like) for child in node.include), key=len)
-        hits = dict(parts[0])
+        hits = parts[0]
         for part in parts[1:]:
-            hits = {
-                doc: (score + part[doc][0], stems | part[doc][1])
-                for doc, (score, stems) in hits.items()
-                if doc in part
-            }
-        for child in node.exclude:
-            if hits:
+            hits = {doc: score + part[doc] for doc, score in hits.items() if doc in part}
+        if hits and node.exclude:
+            hits = dict(hits)  # the part may be a cached result
+            for child in node.exclude:
                 for doc in self.evaluate(child, like):
                     hits.pop(doc, None)
         return hits
 
     def _or(self, node: tl.Or, like: dict[str, Doc] | None) -> Hits:
         hits: Hits = {}
+        get = hits.get
         for child in node.options:
-            for doc, (score, stems) in self.evaluate(child, like).items():
-                old = hits.get(doc)
-                hits[doc] = (score + old[0], stems | old[1]) if old else (score, stems)
+            for doc, score in self.evaluate(child, like).items():
+                hits[doc] = get(doc, 0.0) + score
         return hits
 
-    def _scored(self, counts: dict[str, Counts], field: str | None, stems: frozenset[str]) -> Hits:
+    def _scored(self, counts: dict[str, Counts]) -> Hits:
         title, abstract = counts.get("title", {}), counts.get("abstract", {})
         docs = title.keys() | abstract.keys()
         if not docs:
@@ -161,16 +158,16 @@ class PaperIndex:
         df = len(docs)
         idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5)) * (K1 + 1)
         in_title, in_abstract = self.factor["title"], self.factor["abstract"]
+        title_get, abstract_get = title.get, abstract.get
         hits: Hits = {}
         for doc in docs:
-            weighted = title.get(doc, 0) * in_title[doc] + abstract.get(doc, 0) * in_abstract[doc]
-            hits[doc] = (idf * weighted / (K1 + weighted), stems)
+            weighted = title_get(doc, 0) * in_title[doc] + abstract_get(doc, 0) * in_abstract[doc]
+            hits[doc] = idf * weighted / (K1 + weighted)
         return hits
 
-    def _constant(self, docs: Iterable[int], stems: frozenset[str]) -> Hits:
-        docs = list(docs)
+    def _constant(self, docs: list[int]) -> Hits:
         idf = math.log(1 + (self.size - len(docs) + 0.5) / (len(docs) + 0.5)) if docs else 0.0
-        return dict.fromkeys(docs, (idf, stems))
+        return dict.fromkeys(docs, idf)
 
     def _concept(self, node: tl.Concept) -> dict[str, Counts]:
         counts: dict[str, Counts] = {}
@@ -183,14 +180,11 @@ class PaperIndex:
             else:
                 runs = [self._positions(unit, joined, name) for unit, joined in units]
                 found = {}
-                if all(runs):
-                    smallest = min(runs, key=len)
-                    span = sum(len(u) for u in node.units) - 1 + SLOP
-                    for doc in smallest:
-                        if all(doc in run for run in runs):
-                            near = _near(_positions_of(runs, doc), span)
-                            if near:
-                                found[doc] = near
+                span = sum(len(u) for u in node.units) - 1 + SLOP
+                for doc in set.intersection(*(set(run) for run in runs)):
+                    near = _near(_positions_of(runs, doc), span)
+                    if near:
+                        found[doc] = near
             for acronym in node.acronyms:
                 written = self.acronym_docs.get(acronym, ())
                 for doc, positions in self.postings[name].get(acronym, {}).items():
@@ -217,12 +211,11 @@ class PaperIndex:
             return first
         rest = [postings.get(s, {}) for s in stems[1:]]
         out: Positions = {}
-        for doc, starts in first.items():
-            if all(doc in r for r in rest):
-                sets = [set(r[doc]) for r in rest]
-                found = [p for p in starts if all(p + i + 1 in s for i, s in enumerate(sets))]
-                if found:
-                    out[doc] = found
+        for doc in first.keys() & set.intersection(*(set(r) for r in rest)):
+            sets = [set(r[doc]) for r in rest]
+            found = [p for p in first[doc] if all(p + i + 1 in s for i, s in enumerate(sets))]
+            if found:
+                out[doc] = found
         for doc, starts in postings.get(joined, {}).items() if joined else ():
             out[doc] = sorted({*out.get(doc, ()), *starts})
         return out
@@ -241,7 +234,7 @@ class PaperIndex:
                 for doc, positions in self.postings[name].get(stem, {}).items():
                     found[doc] = found.get(doc, 0) + len(positions)
             counts[name] = found
-        return self._scored(counts, node.field, frozenset(stems))
+        return self._scored(counts)
 
     def _author_docs(self, node: tl.Author) -> list[int]:
         want, n = node.words, len(node.words)
@@ -319,20 +312,44 @@ class PaperIndex:
         probe = self.vector_of(target)
         hits: Hits = {}
         for doc, vector in enumerate(self.vectors()):
-            if self.docs[doc].arxiv_id == arxiv_id:
-                continue
-            similarity = cosine(probe, vector)
-            if similarity >= LIKE_MIN_SIMILARITY:
-                shared = sorted(probe.keys() & vector.keys(), key=lambda s: -probe[s] * vector[s])
-                hits[doc] = (LIKE_WEIGHT * similarity, frozenset(shared[:5]))
-        best = sorted(hits, key=lambda doc: -hits[doc][0])[:LIKE_LIMIT]
+            if self.docs[doc].arxiv_id != arxiv_id:
+                similarity = cosine(probe, vector)
+                if similarity >= LIKE_MIN_SIMILARITY:
+                    hits[doc] = LIKE_WEIGHT * similarity
+        best = sorted(hits, key=lambda doc: -hits[doc])[:LIKE_LIMIT]
         return {doc: hits[doc] for doc in best}
 
-    def highlight(self, doc: int, stems: Iterable[str], limit: int = 6) -> tuple[str, ...]:
-        """The words as written in the paper for the matched stems."""
-        found = self.surfaces[doc]
-        words = [form for stem in sorted(stems) for form in found.get(stem, ())[:2]]
-        return tuple(dict.fromkeys(words))[:limit]
+    # Explanation --------------------------------------------------------------
+
+    def terms(
+        self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, limit: int = 6
+    ) -> tuple[str, ...]:
+        """The words of paper ``doc`` that the topic looked for, as written there (folded),
+        in the topic's order: what the email highlights and its "why" quotes."""
+        return tuple(dict.fromkeys(self._terms(node, doc, like or {})))[:limit]
+
+    def _terms(self, node: tl.Node, doc: int, like: dict[str, Doc]) -> list[str]:
+        surfaces = self.surfaces[doc]
+        if isinstance(node, tl.Concept | tl.Phrase):
+            stems = _flat(node.units) if isinstance(node, tl.Concept) else list(node.stems)
+            stems += getattr(node, "acronyms", ())
+            return [form for stem in stems for form in surfaces.get(stem, ())[:2]]
+        if isinstance(node, tl.Prefix):
+            return [f for forms in surfaces.values() for f in forms if f.startswith(node.prefix)]
+        if isinstance(node, tl.Author):
+            wanted = set(node.words)
+            return [a for a in self.docs[doc].authors if wanted <= set(tl.name_words(a))]
+        if isinstance(node, tl.Category):
+            return [c for c in self.docs[doc].categories if fold(c).startswith(node.value)]
+        if isinstance(node, tl.Like):
+            target = like.get(node.arxiv_id)
+            if target is None:
+                return []
+            probe, vector = self.vector_of(target), self.vectors()[doc]
+            shared = sorted(probe.keys() & vector.keys(), key=lambda s: -probe[s] * vector[s])
+            return [surfaces[stem][0] for stem in shared[:4] if stem in surfaces]
+        children = node.include if isinstance(node, tl.And) else node.options
+        return [word for child in children for word in self._terms(child, doc, like)]
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:

@@ -32,7 +32,6 @@ class Ranked:
     that the lists of several topics merge with heapq without a key function."""
 
     entries: list[tuple[float, int, int]]
-    hits: Hits
     number: int
 
 
@@ -45,11 +44,14 @@ def popularity(docs: Sequence[Doc]) -> list[float]:
 
 
 def rank(hits: Hits, popular: Sequence[float], topic_number: int = 0) -> Ranked:
+    # blend() written out, as this runs for every match of every distinct topic.
+    share, half = 1 - POPULARITY, HALF
     entries = [
-        (-blend(relevance, popular[doc]), doc, topic_number) for doc, (relevance, _) in hits.items()
+        (-(share * r / (r + half) + POPULARITY * popular[doc]), doc, topic_number)
+        for doc, r in hits.items()
     ]
     entries.sort()
-    return Ranked(entries, hits, topic_number)
+    return Ranked(entries, topic_number)
 
 
 def blend(relevance: float, popular: float) -> float:

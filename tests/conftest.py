@@ -3,7 +3,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.core.cache import cache
+
+from tests.caching import clear_cache
 
 _skipped: list[str] = []
 
@@ -22,5 +23,5 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    cache.clear()
+    clear_cache()
     yield

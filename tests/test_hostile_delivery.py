@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import socket
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -119,6 +120,36 @@ def test_a_provider_down_for_every_attempt_fails_the_digest_only_after_the_last_
     assert digest.status == Digest.Status.FAILED
     assert "gave up after 2 attempts" in digest.error and "503" in digest.error
     assert provider.recipients() == {}
+
+
+@pytest.mark.django_db
+def test_a_read_timeout_is_not_retried_because_the_provider_may_have_accepted_it(settings):
+    list_papers()
+    (ada,) = due_subscribers(1)
+    with running(latency=1.0) as slow, sending_to(slow.url):
+        settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 0.2}
+
+        report = delivery.send_chunk([ada.pk], NOW)
+
+        assert report.counts == {"failed": 1}
+        assert len(slow.calls) == 1  # one request: sending again could deliver it twice
+    digest = Digest.objects.get(subscriber=ada)
+    assert "may have been sent" in digest.error
+
+
+@pytest.mark.django_db
+def test_a_provider_refusing_connections_leaves_the_digest_for_the_next_tick(settings):
+    list_papers()
+    (ada,) = due_subscribers(1)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    with sending_to(closed, SEND_RETRIES=2):
+        assert delivery.send_chunk([ada.pk], NOW).counts == {"retry": 1}
+
+    digest = Digest.objects.get(subscriber=ada)
+    assert digest.status == Digest.Status.CLAIMED and "ConnectionError" in digest.error
+    assert delivery.due_subscriber_ids(NOW + dt.timedelta(minutes=5)) == [ada.pk]
 
 
 @pytest.mark.django_db

@@ -172,3 +172,32 @@ def test_it_answers_the_same_and_allows_a_retry_when_the_mail_server_is_down(cli
     subscriber = Subscriber.objects.get()
     assert subscriber.status == "pending"
     assert subscriber.confirmation_sent_at is None  # the day's one email is not used up
+
+
+def test_it_ignores_a_forged_x_forwarded_for_so_the_ip_limit_holds(client, settings):
+    settings.SIGNUP_RATE_PER_IP = 3
+    codes = [
+        client.post(
+            "/subscribe/", signup_data(f"bot{n}@example.org"), HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"
+        ).status_code
+        for n in range(5)
+    ]
+    assert codes == [302] * 3 + [429] * 2
+
+
+def test_it_reads_the_client_address_our_own_proxy_saw(settings):
+    from django.test import RequestFactory
+
+    from accounts.ratelimit import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5")
+    assert client_ip(request) == "203.0.113.5"  # the left part is whatever the client sent
+    garbage = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="not-an-ip")
+    assert client_ip(garbage) == ""
+
+
+def test_it_rate_limits_the_live_topic_preview(client, settings):
+    settings.PREVIEW_RATE_PER_IP = 2
+    codes = [client.get("/subscribe/preview.json", {"q": "video"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]

@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.caching import clear_cache
 from tests.pages import DAY, load_real_day, make_papers
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def test_it_runs_the_same_number_of_queries_for_1_and_50_papers(client, url):
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200
     make_papers(49, day=DAY, title="Another paper")
-    cache.clear()  # measure a cold page, not the cached copy
+    clear_cache()  # measure a cold page, not the cached copy
     with CaptureQueriesContext(connection) as fifty:
         assert client.get(url).status_code == 200
     assert len(one) == len(fifty) <= 3, [q["sql"] for q in fifty.captured_queries]
