@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -62,10 +63,14 @@ def run() -> int:
     say("loading the demo papers and subscribers")
     manage("demo")
     say("starting web, worker and beat; open http://127.0.0.1:8000/ (Ctrl-C stops)")
+    honcho = subprocess.Popen([BIN / "honcho", "start", "-f", "Procfile"], cwd=ROOT, env=env())
+    # honcho stops web, worker and beat when it is told to; a service manager
+    # or `timeout` signals only this process, so pass SIGTERM on.
+    signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
     try:
-        return subprocess.call([BIN / "honcho", "start", "-f", "Procfile"], cwd=ROOT, env=env())
-    except KeyboardInterrupt:
-        return 0
+        return honcho.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached honcho too: let it finish stopping
+        return honcho.wait()
 
 
 def test(args: list[str]) -> int:
