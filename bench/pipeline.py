@@ -144,7 +144,7 @@ def ingest(papers: list[data.GenPaper], day: dt.date) -> dict[str, dict]:
         for source in sources:
             run = ingest_source(source, day=day)
             counts[source.name] = {
-                "status": run.status,
+                "status": str(run.status),
                 "new": run.new,
                 "updated": run.updated,
                 "rejected": run.rejected,
@@ -236,7 +236,8 @@ def _wait(due: int, now: dt.datetime, timeout: float, say: Say) -> int:
             say("    no progress for 20 s with subscribers still due: one more dispatch tick")
             dispatch_due.delay()
             ticks, last_change = ticks + 1, time.monotonic()
-        time.sleep(0.25)
+        # Polling costs the database too: often at first, then once a second.
+        time.sleep(0.25 if elapsed < 10 else 1.0)
 
 
 def _timings(folder: Path, result: RunResult) -> None:
@@ -332,7 +333,14 @@ def run_daily(
         started = time.perf_counter()
         result.ingest_counts = ingest(generated, day)
         result.ingest_seconds = time.perf_counter() - started
-        say(f"  ingest: {result.ingest_seconds:.2f} s {result.ingest_counts}")
+        say(
+            f"  ingest: {result.ingest_seconds:.2f} s; "
+            + "; ".join(
+                f"{name}: {c['status']}, {c['new']} new, {c['updated']} updated, "
+                f"{c['rejected']} rejected"
+                for name, c in result.ingest_counts.items()
+            )
+        )
 
         now = timezone.now()
         started = time.perf_counter()

@@ -71,13 +71,15 @@ def hand_off(
     *,
     on_accepted: Callable[[Hashable, str], None] | None = None,
     concurrency: int | None = None,
+    deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[Hashable, Outcome]:
     """Send ``(key, message)`` pairs; return each key's outcome.
 
     ``on_accepted(key, message_id)`` runs in the sending thread the moment the provider
     accepts a message, before anything else, to keep the accepted-but-not-recorded
-    window as short as possible (see docs/delivery.md).
+    window as short as possible (see docs/delivery.md). No request starts after
+    ``deadline`` (a ``time.monotonic()`` value): those messages come back ``RETRY``.
     """
     if not messages:
         return {}
@@ -90,7 +92,11 @@ def hand_off(
 
     def send(item: tuple[Hashable, EmailMessage]) -> tuple[Hashable, Outcome]:
         key, message = item
-        outcome = _send_one(connection, message, throttle, stop, sleep)
+        try:
+            outcome = _send_one(connection, message, throttle, stop, deadline, sleep)
+        except Exception as exc:  # never let one message's surprise lose the others' outcomes
+            logger.exception("sending failed unexpectedly")
+            outcome = Outcome(Result.RETRY, error=_describe(exc))
         if outcome.result is Result.SENT and on_accepted is not None:
             on_accepted(key, outcome.message_id)
         return key, outcome
@@ -109,6 +115,7 @@ def _send_one(
     message: EmailMessage,
     throttle: SendThrottle,
     stop: threading.Event,
+    deadline: float | None,
     sleep: Callable[[float], None],
 ) -> Outcome:
     error = ""
@@ -116,6 +123,9 @@ def _send_one(
         if stop.is_set():
             return Outcome(Result.RETRY, error=error or "batch stopped: provider refused us")
         throttle.wait()
+        if deadline is not None and time.monotonic() > deadline:
+            # The claim's lease is running out: another worker may take it over soon.
+            return Outcome(Result.RETRY, error=error or "not sent before the lease ran out")
         try:
             connection.send_messages([message])
         except Exception as exc:

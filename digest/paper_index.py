@@ -22,7 +22,11 @@ K1 = 1.2
 B = 0.75
 # Words of a concept must sit within this many extra positions of each other
 # ("sampled negative examples" for "negative sampling"; not two sentences apart).
-SLOP = 2
+SLOP = 3
+# A concept's last word stands for it when at least this many, and this share, of the
+# papers holding the word match the whole concept (see _add_titled).
+DISTINCTIVE_MIN = 3
+DISTINCTIVE_SHARE = 0.6
 # "more like" takes the LIKE_LIMIT papers most similar to the given one (cosine of
 # tf-idf vectors), if at least LIKE_MIN_SIMILARITY.
 LIKE_MIN_SIMILARITY = 0.1
@@ -191,7 +195,31 @@ class PaperIndex:
                     if doc in written:
                         found[doc] = found.get(doc, 0) + len(positions)
             counts[name] = found
+        if len(node.units) > 1 and node.field != "abstract":
+            self._add_titled(node, counts)
         return counts
+
+    def _add_titled(self, node: tl.Concept, counts: dict[str, Counts]) -> None:
+        """Also match papers whose title holds the concept's last word (the head of an
+        English noun phrase) without its other words, when among these papers that word
+        mostly stands for the whole concept: "Intrinsic Evaluation of Unlearning" is about
+        machine unlearning. A title holding the other words too, but apart, is about
+        something else ("Knowledge Distillation via ... Relationship Graph")."""
+        head = node.units[-1]
+        if len(head) > 1:
+            return
+        title, abstract = self.postings["title"], self.postings["abstract"]
+        strong = set().union(*(found.keys() for found in counts.values()))
+        having = title.get(head[0], {}).keys() | abstract.get(head[0], {}).keys()
+        together = len(strong & having)
+        if together < DISTINCTIVE_MIN or together < DISTINCTIVE_SHARE * len(having):
+            return
+        others = [stem for unit in node.units[:-1] for stem in unit]
+        for doc, positions in title.get(head[0], {}).items():
+            if doc not in strong and not any(doc in title.get(o, ()) for o in others):
+                counts["title"][doc] = len(positions)
+                if "abstract" in counts and doc in abstract.get(head[0], ()):
+                    counts["abstract"][doc] = len(abstract[head[0]][doc])
 
     def _counts(self, stems: tuple[str, ...], joined: str, name: str) -> Counts:
         """How often the stems occur one after the other, per paper (remembered: topics
@@ -336,11 +364,8 @@ class PaperIndex:
             return [form for stem in stems for form in surfaces.get(stem, ())[:2]]
         if isinstance(node, tl.Prefix):
             return [f for forms in surfaces.values() for f in forms if f.startswith(node.prefix)]
-        if isinstance(node, tl.Author):
-            wanted = set(node.words)
-            return [a for a in self.docs[doc].authors if wanted <= set(tl.name_words(a))]
-        if isinstance(node, tl.Category):
-            return [c for c in self.docs[doc].categories if fold(c).startswith(node.value)]
+        if isinstance(node, tl.Author | tl.Category):
+            return []  # not words of the title or abstract, so nothing to highlight
         if isinstance(node, tl.Like):
             target = like.get(node.arxiv_id)
             if target is None:

@@ -14,16 +14,19 @@ fraction.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from digest.paper_index import Doc, Hits, PaperIndex, cosine
 
 POPULARITY = 0.25
 HALF = 2.0  # the relevance at which the relevance part is half its maximum
 FEEDBACK = 0.3
-TASTE_POOL = 5
+TASTE_POOL = 3
+TASTE_TERMS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +84,11 @@ class Taste:
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
-    return {stem: w / norm for stem, w in vector.items()}
+    """The TASTE_TERMS heaviest words, scaled to unit length: what characterises the
+    papers, and a short vector keeps the similarity cheap."""
+    kept = heapq.nlargest(TASTE_TERMS, vector.items(), key=itemgetter(1))
+    norm = math.sqrt(sum(w * w for _, w in kept)) or 1.0
+    return {stem: w / norm for stem, w in kept}
 
 
 def select(
@@ -106,7 +112,9 @@ def select(
     # A paper among the best ``wanted`` of the merge is among the best ``wanted`` of its
     # own topic, or ``wanted`` plus the excluded ones; so the heads of the lists suffice.
     head = wanted + len(exclude)
-    merged = [entry for ranked in topics for entry in ranked.entries[:head]]
+    merged: list[tuple[float, int, int]] = []
+    for ranked in topics:
+        merged += ranked.entries[:head]
     merged.sort()
     out: list[tuple[float, int, int]] = []
     seen = set(exclude)

@@ -57,11 +57,12 @@ def dispatch_due(now_iso: str | None = None) -> int:
 
 
 @shared_task
-def send_digest_chunk(subscriber_ids: list[int], now_iso: str | None = None) -> str:
-    """Claim, build and send these subscribers' digests (safe to run twice)."""
+def send_digest_chunk(subscriber_ids: list[int], now_iso: str | None = None) -> dict[str, int]:
+    """Claim, build and send these subscribers' digests (safe to run twice); returns the
+    counts by outcome ("sent", "skipped", "failed", "retry", "not_ours")."""
     from digest import delivery
 
-    return str(delivery.send_chunk(subscriber_ids, _parse_now(now_iso)))
+    return dict(delivery.send_chunk(subscriber_ids, _parse_now(now_iso)).counts)
 
 
 def _parse_now(now_iso: str | None):

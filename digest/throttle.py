@@ -11,12 +11,15 @@ approximate, which is fine for a laptop.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 PAUSE_KEY = "send:paused-until"
 
@@ -34,7 +37,16 @@ class SendThrottle:
         self.sleep = sleep
 
     def wait(self) -> None:
-        """Block until this process may hand one message to the provider."""
+        """Block until this process may hand one message to the provider.
+
+        With the cache unreachable, sending goes on unthrottled (and says so): the
+        provider's own 429s still slow it down."""
+        try:
+            self._wait()
+        except Exception:
+            logger.warning("send throttle unavailable, sending without it", exc_info=True)
+
+    def _wait(self) -> None:
         while True:
             paused_until = cache.get(PAUSE_KEY) or 0.0
             now = self.clock()
@@ -60,5 +72,9 @@ class SendThrottle:
     def pause(self, seconds: float) -> None:
         """Hold every worker's sending for ``seconds`` (the provider said 429)."""
         until = self.clock() + seconds
-        if until > (cache.get(PAUSE_KEY) or 0.0):
-            cache.set(PAUSE_KEY, until, timeout=math.ceil(seconds) + 5)
+        try:
+            if until > (cache.get(PAUSE_KEY) or 0.0):
+                cache.set(PAUSE_KEY, until, timeout=math.ceil(seconds) + 5)
+        except Exception:  # the cache down: this thread still waits
+            logger.warning("send throttle unavailable, pausing this thread only", exc_info=True)
+            self.sleep(seconds)

@@ -71,7 +71,6 @@ class Concept:
 
     units: tuple[tuple[str, ...], ...]
     joined: tuple[str, ...]
-    surface: tuple[str, ...]
     field: str | None = None
     acronyms: tuple[str, ...] = ()
 
@@ -80,7 +79,6 @@ class Concept:
 class Phrase:
     stems: tuple[str, ...]
     joined: str  # the stem of the words written as one ("pretrain" for "pre training")
-    surface: tuple[str, ...]
     field: str | None = None
 
 
@@ -347,14 +345,14 @@ class _Parser:
         words = _surface_words(inner)
         if not words:
             raise self.fail("This phrase has no words in it", token)
-        self.count(token, len(words))
         if len(words) == 1:
             return self.concept([token], field_name)
-        return Phrase(tuple(stem(w) for w in words), stem("".join(words)), tuple(words), field_name)
+        self.count(token, len(words))
+        return Phrase(tuple(stem(w) for w in words), stem("".join(words)), field_name)
 
     def concept(self, tokens: list[_Token], field_name: str | None) -> Concept | None:
         field_name = self.current_field(field_name)
-        units, joined, surface, all_words = [], [], [], []
+        units, joined, all_words = [], [], []
         for token in tokens:
             value = token.value[1:-1] if token.kind == "phrase" else token.value
             parts = _surface_words(value)
@@ -366,12 +364,9 @@ class _Parser:
             self.count(token, len(kept))
             units.append(tuple(stem(p) for p in kept))
             joined.append(stem("".join(kept)) if len(kept) > 1 else "")
-            surface += kept
         if not units:
             return None
-        return Concept(
-            tuple(units), tuple(joined), tuple(surface), field_name, _acronyms(all_words)
-        )
+        return Concept(tuple(units), tuple(joined), field_name, _acronyms(all_words))
 
 
 def _acronyms(words: list[str]) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ DOCS = [
     ),
     Doc(
         "Certified unlearning for $\\mathbf{linear}$ models",
-        "Unlearning removes data. Sampling is covered, and negative results later.",
+        "Unlearning removes data. Sampling is covered here, and the negative results later.",
         categories=("stat.ML",),
     ),
     Doc(
@@ -64,8 +64,23 @@ class TestMatching:
         assert found(index, "distilled") == {1}
 
     def test_it_needs_the_words_of_a_concept_near_each_other(self, index):
-        # Doc 3 has "sampling" and "negative" four words apart, doc 4 side by side.
+        # Doc 3 has "sampling" and "negative" six words apart, doc 4 side by side.
         assert found(index, "negative sampling") == {4}
+
+    def test_it_takes_a_title_with_the_head_word_that_stands_for_the_concept(self):
+        docs = [Doc(f"Machine unlearning, part {n}", "Machine unlearning again.") for n in range(5)]
+        docs += [
+            Doc("Evaluating unlearning", "Forgetting data on request."),
+            Doc(
+                "Unlearning, said the poet, is a craft of machine makers", "The words stand apart."
+            ),
+            Doc("Learning machines", "Unlearning comes up once, in passing."),
+        ]
+        # 5 of the 8 papers with "unlearning" say "machine unlearning".
+        assert found(PaperIndex(docs), "machine unlearning") == {0, 1, 2, 3, 4, 5}
+        # Where the last word mostly means something else, it does not stand for the concept.
+        docs += [Doc(f"Unlearning {n}", "Other unlearning.") for n in range(3)]
+        assert found(PaperIndex(docs), "machine unlearning") == {0, 1, 2, 3, 4}
 
     def test_it_joins_and_splits_hyphenated_words(self, index):
         assert found(index, "pretraining") == {4}
@@ -122,8 +137,8 @@ class TestMatching:
             "distilling",
             "distills",
             "distillation",
-            "Ana Müller",
         )
+        assert index.terms(tl.parse("author:muller"), 1) == ()
 
 
 class TestRanking:

@@ -18,9 +18,7 @@ class TestTopicLanguage:
 
     def test_it_keeps_stop_words_inside_quotes(self):
         node = tl.parse('"mixture of experts"')
-        assert node == tl.Phrase(
-            ("mixtur", "of", "expert"), "mixtureofexpert", ("mixture", "of", "experts")
-        )
+        assert node == tl.Phrase(("mixtur", "of", "expert"), "mixtureofexpert")
 
     def test_it_reads_commas_and_or_as_alternatives(self):
         assert tl.parse("diffusion, score-based") == tl.parse("diffusion OR score-based")
@@ -64,6 +62,9 @@ class TestTopicLanguage:
     def test_it_treats_a_colon_after_an_unknown_word_and_a_space_as_text(self):
         assert tl.parse("LLM: reasoning").units == (("llm",), ("reason",))
 
+    def test_it_drops_an_alternative_made_only_of_common_words(self):
+        assert tl.parse("towards, diffusion") == tl.parse("diffusion")
+
     def test_it_forgives_a_trailing_comma(self):
         assert tl.parse("diffusion, score-based,") == tl.parse("diffusion, score-based")
 
@@ -87,6 +88,8 @@ class TestTopicLanguage:
         ("x" * 501, 500, "at most 500"),
         ("((((((((((x))))))))))", 8, "nested"),
         ("a\x00b", 1, "NUL"),
+        ('author:"..."', 7, "needs a name"),
+        ("towards, the", 0, "too common"),
     ],
 )
 def test_it_says_where_and_why_a_topic_is_wrong(text, position, says):

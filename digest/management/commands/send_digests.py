@@ -42,7 +42,7 @@ class Command(BaseCommand):
         for number, chunk in enumerate(batches, 1):
             report = delivery.send_chunk(chunk, moment, force=now)
             totals.update(report.counts)
-            self.stdout.write(f"chunk {number}/{len(batches)}: {report or 'nothing to do'}")
+            self.stdout.write(f"chunk {number}/{len(batches)}: {report}")
         totals.pop("not_ours", None)
         summary = ", ".join(f"{count} {name}" for name, count in sorted(totals.items()))
         self.stdout.write(self.style.SUCCESS(f"Done: {summary or 'nothing sent'}."))
