@@ -139,7 +139,7 @@ def match_topic(
     elif not isinstance(papers, QuerySet):  # a list of papers is fine too
         papers = Paper.objects.filter(pk__in=[p.pk for p in papers])
     if day is not None:
-        papers = papers.filter(listings__day=day).distinct()
+        papers = papers.listed_on(day)
     papers = list(papers.order_by("pk"))
     index = day_index(papers)
     index.load_like([node])

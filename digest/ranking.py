@@ -32,7 +32,7 @@ TASTE_TERMS = 50
 @dataclass(frozen=True, slots=True)
 class Ranked:
     """One topic's matches, best first, as (-score, paper number, topic number) tuples so
-    that the lists of several topics merge with heapq without a key function."""
+    that the lists of several topics merge with one plain sort, no key function."""
 
     entries: list[tuple[float, int, int]]
     number: int

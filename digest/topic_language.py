@@ -19,6 +19,13 @@ from dataclasses import dataclass
 
 from digest.text import STOP_WORDS, clean, fold, initialism, stem
 
+# One line for a form's help text; templates/digest/topic_syntax_help.html is the table.
+CHEAT_SHEET = (
+    'Words find any form: knowledge distillation. Exact phrase: "mixture of experts". '
+    "Either: diffusion, score-based. Without: unlearning -survey. Prefix: distill*. "
+    "Fields: title:, abstract:, author:Hinton, category:cs.CL. "
+    "Similar papers: more like arXiv:2401.12345."
+)
 MAX_LENGTH = 500
 MAX_TERMS = 40
 MAX_DEPTH = 8

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import html
 import random
+import re
 import string
 
 import pytest
@@ -114,3 +116,14 @@ def test_it_never_crashes_on_hostile_input():
             tl.parse(text)
         except TopicSyntaxError as error:
             assert 0 <= error.position <= len(text)
+
+
+def test_every_example_of_the_cheat_sheet_parses():
+    from pathlib import Path
+
+    sheet = Path(__file__).parent.parent / "templates/digest/topic_syntax_help.html"
+    examples = re.findall(r"<code>(.*?)</code>", sheet.read_text())
+    examples = [html.unescape(e) for e in examples if e not in ("OR", "NOT", "abstract:")]
+    assert len(examples) == 9
+    for example in examples:
+        tl.parse(example)
