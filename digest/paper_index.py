@@ -353,8 +353,12 @@ class PaperIndex:
         self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, limit: int = 6
     ) -> tuple[str, ...]:
         """The words of paper ``doc`` that the topic looked for, as written there (folded),
-        in the topic's order: what the email highlights and its "why" quotes."""
-        return tuple(dict.fromkeys(self._terms(node, doc, like or {})))[:limit]
+        in the topic's order: what the email highlights and its "why" quotes.
+
+        Never a stop word: a phrase ("mixture of experts") matches them in place, but a
+        highlighted "of" all over the abstract would say nothing."""
+        words = (w for w in self._terms(node, doc, like or {}) if w not in STOP_WORDS)
+        return tuple(dict.fromkeys(words))[:limit]
 
     def _terms(self, node: tl.Node, doc: int, like: dict[str, Doc]) -> list[str]:
         surfaces = self.surfaces[doc]

@@ -140,6 +140,12 @@ class TestMatching:
         )
         assert index.terms(tl.parse("author:muller"), 1) == ()
 
+    def test_it_never_highlights_a_stop_word_of_a_phrase(self, index):
+        # The phrase still needs its "of" in place to match; only the highlight drops it.
+        for topic in ('"mixture of experts"', "mixture-of-experts"):
+            assert 0 in found(index, topic)
+            assert index.terms(tl.parse(topic), 0) == ("mixture", "experts")
+
 
 class TestRanking:
     def test_it_blends_relevance_with_popularity(self, index):
