@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
-from accounts.models import Subscriber
+from accounts.models import MAX_PAPERS, Subscriber
 from digest.models import Topic
 from digest.schedule import is_valid_time_zone
 
@@ -13,7 +13,6 @@ from digest.schedule import is_valid_time_zone
 FORM_VERSION = "signup-2026-11"
 MAX_OWN_TOPICS = 20
 MAX_TOPIC_LENGTH = 300
-MAX_PAPERS = 50
 PREFERENCE_FIELDS = [
     "topics",
     "own_topics",

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -50,12 +53,39 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
+# The most papers one email may carry. Gmail clips a message past about 100 KB of HTML
+# ("[Message clipped]", hiding the rest and the unsubscribe footer) and a digest weighs
+# about 3.5 KB a paper (40 KB for 10), so 25 papers stay well under the limit.
+MAX_PAPERS = 25
+
+
 class SubscriberQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Subscriber.Status.ACTIVE)
 
     def due(self, now=None):
         return self.active().filter(next_send_at__lte=now or timezone.now())
+
+    def unconfirmed_for(self, days: int, now: dt.datetime | None = None) -> SubscriberQuerySet:
+        """Still pending ``days`` after signing up and after their last confirmation email
+        (a fresh link asked for yesterday must keep working)."""
+        cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+        return self.filter(status=Subscriber.Status.PENDING, created_at__lte=cutoff).filter(
+            models.Q(confirmation_sent_at__isnull=True) | models.Q(confirmation_sent_at__lte=cutoff)
+        )
+
+    def erase(self) -> int:
+        """Delete these subscribers, everything hanging off them (digests, feedback,
+        consents) and the provider's events about their mail, which hold the address;
+        return how many subscribers went.
+
+        Suppressions are kept, so a bounced or complaining address is never mailed again;
+        one pointing at a deleted event only loses that link (``on_delete=SET_NULL``)."""
+        from digest.models import EmailEvent
+
+        with transaction.atomic():
+            EmailEvent.objects.about(self).delete()
+            return self.delete()[1].get(Subscriber._meta.label, 0)
 
 
 class Subscriber(models.Model):
@@ -91,7 +121,11 @@ class Subscriber(models.Model):
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
     send_hour = models.PositiveSmallIntegerField(default=7, help_text="Local hour, 0 to 23.")
     time_zone = models.CharField(max_length=64, default="UTC")
-    max_papers = models.PositiveSmallIntegerField(default=10)
+    max_papers = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PAPERS)],
+        help_text=f"Most papers per email, 1 to {MAX_PAPERS} (Gmail clips longer emails).",
+    )
     min_score = models.FloatField(default=0.0)
     next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
 

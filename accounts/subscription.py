@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.forms import FORM_VERSION, PreferencesForm
 from accounts.models import Consent, Subscriber
 from accounts.signup import Visitor, is_suppressed
+from digest.models import EmailEvent, Suppression
 
 Status = Subscriber.Status
 
@@ -115,10 +116,29 @@ def export(subscriber: Subscriber) -> dict:
             {"paper": item.paper.title, "value": item.value, "at": _iso(item.created_at)}
             for item in subscriber.feedback.all()
         ],
+        "email_events": [
+            {
+                "type": event.event_type,
+                "recipient": event.recipient,
+                "at": _iso(event.timestamp or event.received_at),
+                "description": event.description,
+            }
+            for event in EmailEvent.objects.about(
+                Subscriber.objects.filter(pk=subscriber.pk)
+            ).order_by("received_at")
+        ],
+        # Kept after an erase too: the one record that stops us mailing the address again.
+        "suppression": next(
+            (
+                {"reason": row.reason, "at": _iso(row.created_at)}
+                for row in Suppression.objects.filter(email__iexact=subscriber.email)
+            ),
+            None,
+        ),
     }
 
 
 def erase(subscriber: Subscriber) -> None:
-    """Delete the subscriber and everything hanging off it (digests, feedback, consents).
-    Suppressions are kept: they are the provider's record, not the subscriber's."""
-    subscriber.delete()
+    """Delete the subscriber and all we hold about them but a suppression (see
+    ``SubscriberQuerySet.erase``)."""
+    Subscriber.objects.filter(pk=subscriber.pk).erase()

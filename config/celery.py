@@ -27,4 +27,8 @@ def _schedule(sender: Celery, **kwargs) -> None:
             "task": "digest.tasks.dispatch_due",
             "schedule": 300.0,
         },
+        "delete-unconfirmed-subscribers": {
+            "task": "accounts.tasks.delete_unconfirmed",
+            "schedule": crontab(hour=settings.UNCONFIRMED_DELETE_HOUR_UTC, minute=0),
+        },
     }

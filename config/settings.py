@@ -283,6 +283,9 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts per hour
 PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 120, minimum=1)  # previews per minute
 SIGN_IN_LINKS_PER_DAY = env_int("SIGN_IN_LINKS_PER_DAY", 3, minimum=1)  # per address
+# Never-confirmed signups are deleted this many days after signup (and their last link).
+UNCONFIRMED_DELETE_AFTER_DAYS = env_int("UNCONFIRMED_DELETE_AFTER_DAYS", 30, minimum=1)
+UNCONFIRMED_DELETE_HOUR_UTC = env_int("UNCONFIRMED_DELETE_HOUR_UTC", 4, minimum=0)
 # Our own log lines never show a token from an emailed link's path.
 LOGGING.setdefault("filters", {})["redact_tokens"] = {"()": "accounts.redact.RedactTokens"}
 LOGGING["handlers"]["console"].setdefault("filters", []).append("redact_tokens")
@@ -305,3 +308,8 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
     import secrets
 
     ANYMAIL["WEBHOOK_SECRET"] = f"unset:{secrets.token_urlsafe(32)}"
+
+# Matching performance (owner: pipeline performance engineer). See docs/scaling.md.
+# Ranked results of this many distinct topics are kept per worker process and day's index
+# (least recently used dropped first); each holds one entry per matching paper.
+MATCH_TOPIC_CACHE_SIZE = env_int("MATCH_TOPIC_CACHE_SIZE", 5000, minimum=1)

@@ -17,7 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -228,6 +229,28 @@ class SourceAdmin(admin.ModelAdmin):
             more_url=changelist_url(SourceRun, source__id__exact=source.pk) if source.pk else None,
             empty="Never run.",
         )
+
+    class Media:
+        css = {"all": ["paperwire_admin/admin.css"]}  # the change page's "Fetch now" button
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.fetch_view)
+        return [
+            path("<path:object_id>/fetch/", view, name="digest_source_fetch"),
+            *super().get_urls(),
+        ]
+
+    def fetch_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST from the change page's "Fetch now" button: the list action, for one source."""
+        if request.method != "POST":  # a link scanner or prefetch must not start a fetch
+            return HttpResponseNotAllowed(["POST"])
+        source = self.get_object(request, object_id)
+        if source is None:
+            raise Http404("No such source")
+        if not self.has_change_permission(request, source):
+            raise PermissionDenied
+        self.fetch_now(request, Source.objects.filter(pk=source.pk))
+        return redirect(reverse("admin:digest_source_change", args=[source.pk]))
 
     @admin.action(description="Fetch now", permissions=["change"])
     def fetch_now(self, request: HttpRequest, queryset) -> None:

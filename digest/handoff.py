@@ -12,7 +12,10 @@ in flight, the shared rate limit before each request, and the retry rule:
 - 401/403: the provider refuses our credentials: every later message would fail the same
   way, so the batch stops and its messages are released (``RETRY``);
 - the provider refusing the recipient or the message (other 4xx, invalid address):
-  ``FAILED`` with the provider's reason, no retry.
+  ``FAILED`` with the provider's reason, no retry. When it refused the recipient for good
+  (Postmark's "inactive recipient", an invalid address, an SMTP 5xx to RCPT), the
+  outcome's ``refused`` names the address so the caller can suppress it; a refusal of the
+  message itself (a bad From, a malformed header) names none.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
-from anymail.exceptions import AnymailAPIError, AnymailError
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from requests.adapters import HTTPAdapter
@@ -57,6 +60,7 @@ class Outcome:
     result: Result
     message_id: str = ""
     error: str = ""
+    refused: tuple[str, ...] = ()  # recipients the provider will never deliver to
 
 
 class _Verdict(enum.Enum):
@@ -132,7 +136,7 @@ def _send_one(
             verdict, wait = _judge(exc)
             error = _describe(exc)
             if verdict is _Verdict.PERMANENT:
-                return Outcome(Result.FAILED, error=error)
+                return Outcome(Result.FAILED, error=error, refused=_refused(exc, message))
             if verdict is _Verdict.UNKNOWN:
                 return Outcome(Result.FAILED, error=f"not retried, may have been sent: {error}")
             if verdict is _Verdict.STOP:
@@ -181,6 +185,21 @@ def _judge(exc: Exception) -> tuple[_Verdict, float | None]:
     if isinstance(exc, OSError | smtplib.SMTPException):
         return _Verdict.TRANSIENT, None
     return _Verdict.PERMANENT, None
+
+
+def _refused(exc: Exception, message: EmailMessage) -> tuple[str, ...]:
+    """The recipients a permanent failure says are undeliverable, lower-cased."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        # Anymail raises it only when every recipient came back "rejected" (inactive:
+        # a hard bounce or complaint on record) or "invalid"; not for message errors.
+        status = getattr(message, "anymail_status", None)
+        recipients = status.recipients if status is not None else {}
+        found = [a for a, r in recipients.items() if r.status in ("rejected", "invalid")]
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
+        found = [a for a, (code, _) in exc.recipients.items() if code >= 500]
+    else:
+        return ()
+    return tuple(address.strip().lower() for address in found)
 
 
 def _retry_after(exc: Exception) -> float | None:

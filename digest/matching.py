@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime
 import gc
+import itertools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from digest import ranking
 from digest import topic_language as tl
@@ -27,9 +31,19 @@ from digest.topic_language import TopicSyntaxError
 if TYPE_CHECKING:
     from accounts.models import Subscriber
 
-__all__ = ["Match", "TopicSyntaxError", "check_topic", "match_topic", "select_for_subscribers"]
+__all__ = [
+    "Match",
+    "TopicSyntaxError",
+    "check_topic",
+    "indexed_papers",
+    "match_topic",
+    "select_for_subscribers",
+]
 
 log = logging.getLogger(__name__)
+
+# See _sent: papers first seen within this many days are looked for in recent digests only.
+RECENT_DAYS = 8
 
 
 @dataclass(frozen=True)
@@ -69,8 +83,11 @@ class DayIndex:
         self.by_arxiv_id: dict[str, Doc | None] = {
             p.arxiv_id.lower(): self.index.docs[n] for n, p in enumerate(papers) if p.arxiv_id
         }
-        self.results: dict[str, ranking.Ranked] = {}
-        self.nodes: dict[int, tl.Node] = {}
+        self.by_key = {_key(p): p for p in papers}
+        # Each topic's result, least recently used first. Bounded: memory would otherwise
+        # grow all day with the number of distinct personal topics (docs/scaling.md).
+        self.results: OrderedDict[str, ranking.Ranked] = OrderedDict()
+        self.numbers = itertools.count()
         self.lock = threading.Lock()
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
@@ -90,19 +107,23 @@ class DayIndex:
         return self.by_arxiv_id
 
     def ranked(self, query: str, node: tl.Node) -> ranking.Ranked:
-        """The topic's matches, evaluated once per index whoever asks."""
+        """The topic's matches, evaluated once whoever asks while it stays in the cache
+        (``MATCH_TOPIC_CACHE_SIZE`` topics, least recently used dropped first)."""
         with self.lock:
-            if query not in self.results:
-                number = len(self.results)
+            found = self.results.get(query)
+            if found is None:
                 hits = self.index.evaluate(node, self.like())
-                self.results[query] = ranking.rank(hits, self.popular, number)
-                self.nodes[number] = node
-            return self.results[query]
+                found = self.results[query] = ranking.rank(hits, self.popular, next(self.numbers))
+                while len(self.results) > settings.MATCH_TOPIC_CACHE_SIZE:
+                    self.results.popitem(last=False)
+            else:
+                self.results.move_to_end(query)
+            return found
 
     def match(
-        self, score: float, doc: int, topic: int, label: str, papers: Sequence[Paper]
+        self, score: float, doc: int, node: tl.Node, label: str, papers: Sequence[Paper]
     ) -> Match:
-        terms = self.index.terms(self.nodes[topic], doc, self.like())
+        terms = self.index.terms(node, doc, self.like())
         why = f"{label}: " + ", ".join(f'"{t}"' for t in terms[:4]) if terms else label
         return Match(papers[doc], round(score, 4), label, terms, why)
 
@@ -111,9 +132,28 @@ _cache: dict[tuple, DayIndex] = {}
 _cache_lock = threading.Lock()
 
 
+def _key(paper: Paper) -> tuple:
+    return (paper.pk, paper.updated_at, paper.upvotes)
+
+
+def indexed_papers(keys: Sequence[tuple]) -> list[Paper] | None:
+    """The papers with these ``(pk, updated_at, upvotes)`` keys as an index of this process
+    holds them, or None if any is not indexed here: so a caller can read the keys alone
+    and fetch whole papers (abstracts and all) only when the index must be built."""
+    with _cache_lock:
+        indexes = list(_cache.values())
+    found = []
+    for key in keys:
+        paper = next((day.by_key[key] for day in indexes if key in day.by_key), None)
+        if paper is None:
+            return None
+        found.append(paper)
+    return found
+
+
 def day_index(papers: Sequence[Paper]) -> DayIndex:
     """The index of these papers, reused while none of them changed."""
-    key = tuple((p.pk, p.updated_at, p.upvotes) for p in papers)
+    key = tuple(_key(p) for p in papers)
     with _cache_lock:
         cached = _cache.pop(key, None)
         if cached is None:
@@ -144,7 +184,7 @@ def match_topic(
     index = day_index(papers)
     index.load_like([node])
     ranked = index.ranked(text, node)
-    return [index.match(-neg, doc, ranked.number, text, papers) for neg, doc, _ in ranked.entries]
+    return [index.match(-neg, doc, node, text, papers) for neg, doc, _ in ranked.entries]
 
 
 def select_for_subscribers(
@@ -161,7 +201,7 @@ def select_for_subscribers(
     papers = list(papers)
     index = day_index(papers)
     topics = _topics_by_subscriber(ids)
-    sent = _sent(ids, [p.pk for p in papers], index.number)
+    sent = _sent(ids, papers, index.number)
     votes = _votes(ids)
 
     parsed: dict[str, tl.Node | None] = {}
@@ -175,16 +215,22 @@ def select_for_subscribers(
                 parsed[query] = _parse_or_log(query, subscriber.pk)
     index.load_like([node for node in parsed.values() if node is not None])
 
+    # Each distinct topic is looked up (and evaluated) once per call, even if the index's
+    # bounded cache drops it meanwhile.
+    results: dict[str, ranking.Ranked] = {}
     out: dict[int, list[Match]] = {}
     for subscriber in subscribers:
-        chosen: dict[int, tuple[str, ranking.Ranked]] = {}
+        chosen: dict[int, tuple[str, ranking.Ranked, tl.Node]] = {}
         for query, label in wanted[subscriber.pk]:
-            if parsed[query] is not None:
-                ranked = index.ranked(query, parsed[query])
-                chosen.setdefault(ranked.number, (label, ranked))
+            node = parsed[query]
+            if node is not None:
+                if query not in results:
+                    results[query] = index.ranked(query, node)
+                ranked = results[query]
+                chosen.setdefault(ranked.number, (label, ranked, node))
         mine = votes.get(subscriber.pk)
         picks = ranking.select(
-            [ranked for _, ranked in chosen.values()],
+            [ranked for _, ranked, _ in chosen.values()],
             cap=subscriber.max_papers,
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
@@ -192,7 +238,8 @@ def select_for_subscribers(
             index=index.index,
         )
         out[subscriber.pk] = [
-            index.match(score, doc, topic, chosen[topic][0], papers) for score, doc, topic in picks
+            index.match(score, doc, chosen[topic][2], chosen[topic][0], papers)
+            for score, doc, topic in picks
         ]
     return out
 
@@ -219,14 +266,28 @@ def _topics_by_subscriber(ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     return out
 
 
-def _sent(ids: list[int], paper_ids: list[int], number: dict[int, int]) -> dict[int, set[int]]:
-    """Per subscriber, the papers (as index numbers) already in one of their sent digests."""
+def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[int, set[int]]:
+    """Per subscriber, the papers (as index numbers) already in one of their sent digests.
+
+    A digest sent before a paper was first seen cannot hold it, so for papers first seen in
+    the last RECENT_DAYS only the digests sent since the earliest of them are read (through
+    the (subscriber, sent_at) index), not the subscribers' whole history against a list of
+    every paper id; papers first seen earlier (listed again, such as an arXiv replacement)
+    are looked for by id."""
+    horizon = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
+    recent = [p.first_seen_at for p in papers if p.first_seen_at >= horizon]
+    older = [p.pk for p in papers if p.first_seen_at < horizon]
+    # No send time: a digest marked sent by hand; the margin covers clocks a little apart.
+    wanted = Q(digest__sent_at=None) | Q(paper_id__in=older)
+    if recent:
+        wanted |= Q(digest__sent_at__gte=min(recent) - datetime.timedelta(hours=1))
     rows = DigestItem.objects.filter(
-        digest__subscriber_id__in=ids, digest__status="sent", paper_id__in=paper_ids
+        wanted, digest__subscriber_id__in=ids, digest__status="sent"
     ).values_list("digest__subscriber_id", "paper_id")
     out: dict[int, set[int]] = {}
     for subscriber_id, paper_id in rows:
-        out.setdefault(subscriber_id, set()).add(number[paper_id])
+        if paper_id in number:  # a recent digest also holds papers of other days
+            out.setdefault(subscriber_id, set()).add(number[paper_id])
     return out
 
 

@@ -169,6 +169,8 @@ class Digest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subscriber", "edition"], name="digest_one_per_edition")
         ]
+        # Matching reads a chunk's recently sent digests (digest.matching._sent).
+        indexes = [models.Index(fields=["subscriber", "sent_at"], name="digest_subscriber_sent")]
 
     def __str__(self) -> str:
         return f"{self.subscriber} {self.edition}"
@@ -210,6 +212,16 @@ class Feedback(models.Model):
         return f"{self.subscriber} {self.value:+d} {self.paper}"
 
 
+class EmailEventQuerySet(models.QuerySet):
+    def about(self, subscribers: models.QuerySet) -> EmailEventQuerySet:
+        """Events addressed to these subscribers or about one of their digests: personal
+        data, exported and erased with the subscriber."""
+        return self.filter(
+            models.Q(recipient__in=subscribers.values("email"))
+            | models.Q(digest__subscriber__in=subscribers)
+        )
+
+
 class EmailEvent(models.Model):
     """A tracking event from the sending provider, stored as received."""
 
@@ -224,6 +236,8 @@ class EmailEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     description = models.TextField(blank=True)
     raw = models.JSONField(default=dict, blank=True)
+
+    objects = EmailEventQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}"

@@ -11,7 +11,8 @@ and, the first time an event is seen:
 - an event older than ``WEBHOOK_STALE_AFTER_DAYS`` is stored but changes nothing.
 
 A replayed event (same id; for providers without ids, the same payload) is stored once
-and processed once.
+and processed once. ``suppress`` is the one suppression rule: delivery calls it too when
+the provider refuses a recipient for good at send time.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ The real Anymail Postmark backend talks to it (``POSTMARK_API_URL``). It records
 request, answers like Postmark, and can be scripted per call: ``script(500, 502)`` makes the
 next two calls fail; ``script((429, {"Retry-After": "1"}))`` throttles one call;
 ``refuse("a@example.com")`` refuses that recipient for good (Postmark's 422 / ErrorCode 406);
+``script((422, {}, {"ErrorCode": 300, ...}))`` answers one call with that body;
 ``latency`` delays every answer; ``hold_after(n)`` parks every call after the n-th until
 ``release()``.
 
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-Answer = int | tuple[int, dict[str, str]]
+Answer = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], dict]
 
 
 @dataclass
@@ -136,8 +137,9 @@ class FakeProvider:
         if self.latency:
             time.sleep(self.latency)
         if scripted is not None:
-            status, headers = scripted if isinstance(scripted, tuple) else (scripted, {})
-            return status, headers, {"ErrorCode": 1, "Message": f"scripted {status}"}
+            status, headers, *body = scripted if isinstance(scripted, tuple) else (scripted, {})
+            default = {"ErrorCode": 1, "Message": f"scripted {status}"}
+            return status, headers, body[0] if body else default
         if call.to.lower() in self._refused:
             return 422, {}, _inactive_recipient(call.to)
         message_id = str(uuid.uuid4())

@@ -61,6 +61,35 @@ def test_fetch_now_has_a_worker_ingest_the_source_and_the_run_shows_up(transacti
     assert "Queued a fetch now." in LogEntry.objects.get().change_message
 
 
+@pytest.mark.worker
+def test_the_fetch_now_button_on_a_source_page_has_a_worker_ingest_that_source(
+    transactional_db, client
+):
+    from tests.workers import celery_worker, wait_for
+
+    login(client)
+    with FeedServer() as server:
+        server.routes["/feed.xml"] = Reply(FEED.read_bytes())
+        source = Source.objects.create(
+            name="Feed", kind=Source.Kind.FEED, url=server.url("/feed.xml")
+        )
+        page_url = f"/admin/digest/source/{source.pk}/change/"
+        button = f'action="/admin/digest/source/{source.pk}/fetch/"'
+        assert button in client.get(page_url).content.decode()
+        # Only the button's POST fetches: a GET (a link scanner, a prefetch) does nothing.
+        assert client.get(f"/admin/digest/source/{source.pk}/fetch/").status_code == 405
+        with celery_worker():
+            response = client.post(f"/admin/digest/source/{source.pk}/fetch/", follow=True)
+            run = wait_for(
+                lambda: SourceRun.objects.filter(source=source, finished_at__isnull=False).first()
+            )
+    assert response.redirect_chain == [(page_url, 302)]
+    assert "Queued 1 source(s) for fetching" in response.content.decode()
+    assert run.status == Source.Status.OK, run.error
+    assert SourceRun.objects.count() == 1  # the GET queued nothing
+    assert "Queued a fetch now." in LogEntry.objects.get().change_message
+
+
 @pytest.mark.django_db
 def test_the_source_page_shows_the_last_runs_status_and_error(client, operator):
     source = admin_rows.source()  # last run failed with HTTP 503

@@ -201,6 +201,15 @@ def test_an_invalid_time_zone_or_own_topic_is_refused(client, operator, readers)
 
 
 @pytest.mark.django_db
+def test_more_papers_than_gmail_shows_unclipped_are_refused(client, operator, readers):
+    ada = readers["ada"]
+    ada.consents.all().delete()
+    response = client.post(f"{LIST}{ada.pk}/change/", change_form(ada, max_papers="26"))
+    errors = response.context["adminform"].form.errors
+    assert "less than or equal to 25" in errors["max_papers"][0]
+
+
+@pytest.mark.django_db
 def test_changing_the_send_hour_reschedules_the_next_digest(client, operator, readers):
     ada = readers["ada"]
     ada.consents.all().delete()

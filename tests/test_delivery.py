@@ -11,8 +11,10 @@ import pytest
 from accounts.models import Subscriber
 from digest import delivery
 from digest.models import Digest, DigestItem, Listing, Paper, Suppression
+from digest.tasks import dispatch_due
 from tests.delivery_world import DAY, NOW, due_subscribers, list_papers, sending_to
 from tests.fake_provider import running
+from tests.workers import purge_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +199,39 @@ def test_a_chunk_takes_the_same_number_of_queries_for_1_or_50_subscribers(
 # sent editions, papers, matching (3), final write (savepoint, digests' own values, their
 # status, items, subscribers, release).
 QUERIES_PER_CHUNK = 18
+
+
+def test_a_later_chunk_reads_only_the_keys_of_papers_already_indexed(
+    provider, django_assert_num_queries
+):
+    list_papers()
+    (ada,) = due_subscribers(1)
+    (bob,) = due_subscribers(1, prefix="bob")
+    delivery.send_chunk([ada.pk], NOW)  # builds the day's index in this process
+
+    # The same queries, less the one reading whole papers (abstracts and all).
+    with django_assert_num_queries(QUERIES_PER_CHUNK - 1):
+        report = delivery.send_chunk([bob.pk], NOW)
+
+    assert report.counts == {"sent": 1}
+    assert list(Digest.objects.get(subscriber=bob).items.values_list("rank", flat=True))
+
+
+@pytest.mark.parametrize("count", [1, 500])
+def test_dispatch_takes_the_same_number_of_queries_for_1_or_500_due_subscribers(
+    count, django_assert_num_queries
+):
+    due_subscribers(count)
+    purge_queue()
+    try:
+        # Active subscribers without a send time, then the due ones; the chunk tasks go to
+        # the broker, not the database.
+        with django_assert_num_queries(2):
+            queued = dispatch_due(NOW.isoformat())
+    finally:
+        purge_queue()  # no worker of another test should take these chunks
+
+    assert queued == count
 
 
 def test_dispatch_finds_due_subscribers_in_chunks_and_skips_live_claims(provider, settings):

@@ -17,7 +17,7 @@ from django.db import OperationalError, connection
 
 from accounts.models import Subscriber
 from digest import delivery
-from digest.models import Digest
+from digest.models import Digest, Suppression
 from digest.tasks import send_digest_chunk
 from tests.caching import clear_cache
 from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_settings, sending_to
@@ -100,6 +100,35 @@ def test_a_recipient_refused_permanently_is_failed_with_the_reason_and_the_rest_
     assert "inactive" in failed.error.lower()
     people[1].refresh_from_db()
     assert people[1].next_send_at > NOW  # not retried on the next tick either
+
+
+@pytest.mark.django_db
+def test_a_recipient_the_provider_calls_inactive_is_suppressed_like_a_hard_bounce(provider):
+    list_papers()
+    people = due_subscribers(2)
+    provider.refuse(people[1].email)
+
+    delivery.send_chunk([p.pk for p in people], NOW)
+
+    suppression = Suppression.objects.get()
+    assert (suppression.email, suppression.reason) == (people[1].email, "bounced")
+    assert Subscriber.objects.get(pk=people[1].pk).status == Subscriber.Status.SUPPRESSED
+    assert Subscriber.objects.get(pk=people[0].pk).status == Subscriber.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_a_message_refused_for_its_own_fault_fails_without_suppressing_anyone(provider):
+    list_papers()
+    (ada,) = due_subscribers(1)
+    invalid_from = {"ErrorCode": 300, "Message": "Invalid 'From' address: 'papers@localhost'."}
+    provider.script((422, {}, invalid_from))
+
+    report = delivery.send_chunk([ada.pk], NOW)
+
+    assert report.counts == {"failed": 1}
+    assert "Invalid 'From' address" in Digest.objects.get(subscriber=ada).error
+    assert not Suppression.objects.exists()
+    assert Subscriber.objects.get(pk=ada.pk).status == Subscriber.Status.ACTIVE
 
 
 @pytest.mark.django_db

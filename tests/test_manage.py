@@ -6,8 +6,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from accounts import subscription
 from accounts.models import Consent, Subscriber
-from digest.models import Digest, Suppression
+from digest.models import Digest, EmailEvent, Suppression
 from tests.pages import emailed_link, load_real_day, make_subscriber, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,18 @@ def test_it_downloads_my_data_as_json(client):
     assert data["consents"][0]["ip_address"] == "192.0.2.1"
 
 
+def test_it_puts_the_providers_events_and_any_suppression_in_my_data():
+    subscriber = make_subscriber()
+    digest = Digest.objects.create(subscriber=subscriber, edition=timezone.localdate())
+    EmailEvent.objects.create(event_type="delivered", recipient=subscriber.email)
+    EmailEvent.objects.create(event_type="opened", digest=digest)
+    EmailEvent.objects.create(event_type="delivered", recipient="other@example.org")
+    Suppression.objects.create(email=subscriber.email, reason="complained")
+    data = subscription.export(subscriber)
+    assert [event["type"] for event in data["email_events"]] == ["delivered", "opened"]
+    assert data["suppression"]["reason"] == "complained"
+
+
 def test_it_deletes_my_data_but_keeps_the_suppression_list(client):
     subscriber = make_subscriber()
     Suppression.objects.create(email="other@example.org", reason="bounced")
@@ -160,6 +173,23 @@ def test_it_deletes_my_data_but_keeps_the_suppression_list(client):
     assert not Consent.objects.exists()
     assert Suppression.objects.count() == 1
     assert client.get("/manage/preferences/").status_code == 302
+
+
+def test_erasing_deletes_the_providers_events_but_keeps_the_suppression_detached():
+    subscriber = make_subscriber()
+    digest = Digest.objects.create(subscriber=subscriber, edition=timezone.localdate())
+    bounce = EmailEvent.objects.create(event_type="bounced", recipient=subscriber.email)
+    EmailEvent.objects.create(event_type="opened", digest=digest)  # no recipient stored
+    other = EmailEvent.objects.create(event_type="delivered", recipient="other@example.org")
+    Suppression.objects.create(email=subscriber.email, reason="bounced", event=bounce)
+    subscription.erase(subscriber)
+    assert list(EmailEvent.objects.all()) == [other]
+    suppression = Suppression.objects.get()
+    assert (suppression.email, suppression.reason, suppression.event) == (
+        subscriber.email,
+        "bounced",
+        None,
+    )
 
 
 def test_it_sends_a_pending_address_its_confirmation_instead_of_a_sign_in_link(client):

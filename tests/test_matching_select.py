@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Subscriber
-from digest.matching import Match, TopicSyntaxError, match_topic, select_for_subscribers
+from digest.matching import (
+    Match,
+    TopicSyntaxError,
+    day_index,
+    match_topic,
+    select_for_subscribers,
+)
 from digest.models import Digest, DigestItem, Feedback, Listing, Paper, Source, Topic
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +148,37 @@ class TestSelectForSubscribers:
         with django_assert_num_queries(3):
             result = select_for_subscribers(many, papers)
         assert all(result[p.pk] for p in many)
+
+    def test_it_skips_a_paper_sent_long_ago_and_listed_again(self, papers):
+        alice = subscriber("alice@example.com", own="knowledge distillation")
+        long_ago = timezone.now() - dt.timedelta(days=90)
+        Paper.objects.filter(pk=papers[0].pk).update(first_seen_at=long_ago)
+        papers[0].refresh_from_db()
+        sent = Digest.objects.create(
+            subscriber=alice,
+            edition=DAY - dt.timedelta(days=89),
+            status=Digest.Status.SENT,
+            sent_at=long_ago + dt.timedelta(days=1),
+        )
+        DigestItem.objects.create(digest=sent, paper=papers[0])
+        assert [m.paper.key for m in select_for_subscribers([alice], papers)[alice.pk]] == ["p2"]
+
+    def test_it_keeps_at_most_the_configured_number_of_topics_and_gives_the_same_result(
+        self, papers, settings
+    ):
+        people = [
+            subscriber("a@example.com", own="distill*\nunlearning\nauthor:Hinton"),
+            subscriber("b@example.com", own="unlearning\nknowledge distillation"),
+        ]
+        unbounded = select_for_subscribers(people, papers)
+        settings.MATCH_TOPIC_CACHE_SIZE = 1
+        Paper.objects.filter(pk=papers[0].pk).update(upvotes=6)  # a new index
+        papers[0].refresh_from_db()
+
+        bounded = select_for_subscribers(people, papers)
+
+        assert len(day_index(papers).results) == 1
+        for person in people:
+            assert [m.paper.key for m in bounded[person.pk]] == [
+                m.paper.key for m in unbounded[person.pk]
+            ]

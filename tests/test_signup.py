@@ -21,6 +21,7 @@ def test_it_shows_public_catalogue_topics_with_descriptions_and_the_syntax(clien
     for field in ("email", "own_topics", "frequency", "weekday", "send_hour", "time_zone"):
         assert f'name="{field}"' in html
     assert 'for="id_max_papers"' in html
+    assert 'min="1" max="25"' in html  # the browser enforces the cap too
 
 
 def test_it_signs_up_a_pending_subscriber_and_emails_a_confirmation_link(client):
@@ -112,7 +113,7 @@ def test_it_offers_a_new_link_when_the_confirmation_link_expired(client, monkeyp
         ("time_zone", "Mars/Olympus", "Not a time zone we know"),
         ("own_topics", 'knowledge "distillation', "Line 1:"),
         ("own_topics", "", "Pick at least one topic"),
-        ("max_papers", "500", "less than or equal to 50"),
+        ("max_papers", "26", "less than or equal to 25"),
         ("send_hour", "24", "Select a valid choice"),
     ],
 )

@@ -34,6 +34,26 @@ def test_it_finds_arxiv_ids_in_links_and_cleans_html_descriptions():
     assert "Summary: Computer-using agents (CUAs)" in first.abstract
 
 
+def test_it_reads_the_upvotes_of_a_community_daily_papers_feed_out_of_the_abstract():
+    parsed = feed.parse((DATA / "hf_daily_papers_community_rss_huangboming_feed.xml").read_bytes())
+    assert [item.upvotes for item in parsed.items[:4]] == [52, 0, 0, 46]
+    assert all(item.upvotes is not None for item in parsed.items)
+    assert not any("Upvotes" in item.abstract for item in parsed.items)
+    assert "Lingpeng Kong Summary: Computer-using agents" in parsed.items[0].abstract
+
+
+def test_it_leaves_a_count_that_is_part_of_a_sentence_in_the_abstract():
+    body = b"""<rss version="2.0"><channel><item><title>T</title><guid>g1</guid>
+      <description>We prove it. Comments: 12 pages, 5 figures</description>
+    </item></channel></rss>"""
+    (item,) = feed.parse(body).items
+    assert (item.abstract, item.upvotes, item.comments) == (
+        "We prove it. Comments: 12 pages, 5 figures",
+        None,
+        None,
+    )
+
+
 def test_it_stores_the_complete_items_of_a_truncated_feed_and_rejects_the_cut_one():
     body = (DATA / "daily-papers-aug29.rss").read_bytes()
     cut = body[: body.rindex(b"<guid", 0, body.index(b"seed-paper-02"))]

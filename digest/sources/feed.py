@@ -8,6 +8,7 @@ the arXiv and Hugging Face sources), else the guid, else the link. Descriptions 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from digest.sources.common import (
     Item,
@@ -24,6 +25,11 @@ from digest.sources.safexml import read_feed
 # The content names no day of its own: a run lists it on the day it ran.
 NAMES_ITS_DAY = False
 DAY_IN_URL = False
+# Feeds made from Hugging Face's Daily Papers put the paper's popularity in the description
+# as a labelled count ("<p><b>Upvotes:</b> 52</p>"): a number to rank by, not abstract text.
+# Only a count standing as its own field (the text ends or another "Label:" follows), so
+# arXiv's "Comments: 12 pages, 5 figures" stays as written.
+_COUNT = re.compile(r"(?:^|\s)(Upvotes|Comments):\s*(\d{1,9})(?=\s+[A-Z][a-z]*:|\s*$)")
 
 
 def url(source, day: dt.date) -> str:
@@ -50,12 +56,13 @@ def _item(entry) -> Item:
         authors = split_authors(authors[0])
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     link = clean_url(entry.get("link"))
+    abstract, counts = _take_counts(clean_text(summary, is_html=is_html(summary_detail)))
     return Item(
         key=key,
         arxiv_id=arxiv_id,
         version=version,
         title=title,
-        abstract=clean_text(summary, is_html=is_html(summary_detail)),
+        abstract=abstract,
         authors=[name for name in authors if name],
         categories=[
             clean_text(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")
@@ -63,4 +70,12 @@ def _item(entry) -> Item:
         abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else link,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
         published_at=from_struct(published),
+        upvotes=counts.get("upvotes"),
+        comments=counts.get("comments"),
     )
+
+
+def _take_counts(text: str) -> tuple[str, dict[str, int]]:
+    """The text without its labelled counts, and the counts ({"upvotes": 52})."""
+    counts = {label.lower(): int(number) for label, number in _COUNT.findall(text)}
+    return (" ".join(_COUNT.sub(" ", text).split()), counts) if counts else (text, counts)
