@@ -35,6 +35,15 @@ class Visitor:
     ip: str | None
     user_agent: str
 
+    def record_consent(self, subscriber: Subscriber, action: str) -> Consent:
+        return Consent.objects.create(
+            subscriber=subscriber,
+            action=action,
+            ip_address=self.ip or None,
+            user_agent=self.user_agent[:300],
+            form_version=FORM_VERSION,
+        )
+
 
 def is_suppressed(email: str) -> bool:
     return Suppression.objects.filter(email__iexact=email).exists()
@@ -88,13 +97,7 @@ def request_signup(form: SubscribeForm, visitor: Visitor) -> None:
             subscriber.status = Status.PENDING
             subscriber.save()
             subscriber.topics.set(data["topics"])
-            Consent.objects.create(
-                subscriber=subscriber,
-                action=Consent.Action.SIGNUP,
-                ip_address=visitor.ip or None,
-                user_agent=visitor.user_agent[:300],
-                form_version=FORM_VERSION,
-            )
+            visitor.record_consent(subscriber, Consent.Action.SIGNUP)
     _mail_once_a_day(subscriber, emails.send_sign_in_link if already else emails.send_confirmation)
 
 
@@ -134,13 +137,7 @@ def confirm(subscriber: Subscriber, visitor: Visitor) -> None:
         subscriber.confirmed_at = timezone.now()
         subscriber.schedule_next()
         subscriber.save(update_fields=["status", "confirmed_at", "next_send_at"])
-        Consent.objects.create(
-            subscriber=subscriber,
-            action=Consent.Action.CONFIRM,
-            ip_address=visitor.ip or None,
-            user_agent=visitor.user_agent[:300],
-            form_version=FORM_VERSION,
-        )
+        visitor.record_consent(subscriber, Consent.Action.CONFIRM)
 
 
 def sign_in(subscriber: Subscriber) -> None:

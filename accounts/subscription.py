@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.forms import FORM_VERSION, PreferencesForm
+from accounts.forms import PreferencesForm
 from accounts.models import Consent, Subscriber
 from accounts.signup import Visitor, is_suppressed
 from digest.models import EmailEvent, Suppression
@@ -58,13 +58,7 @@ def resubscribe(subscriber: Subscriber, visitor: Visitor) -> bool:
         subscriber.unsubscribed_at = None
         subscriber.schedule_next()
         subscriber.save(update_fields=["status", "unsubscribed_at", "next_send_at"])
-        Consent.objects.create(
-            subscriber=subscriber,
-            action=Consent.Action.RESUBSCRIBE,
-            ip_address=visitor.ip or None,
-            user_agent=visitor.user_agent[:300],
-            form_version=FORM_VERSION,
-        )
+        visitor.record_consent(subscriber, Consent.Action.RESUBSCRIBE)
     return True
 
 
