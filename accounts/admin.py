@@ -30,7 +30,7 @@ from digest import matching
 from digest.admin import count_of, log_change
 from digest.admin_confirm import confirmed_action
 from digest.admin_paging import LargeTablePaginator
-from digest.admin_panels import RECENT, admin_link, changelist_url, table
+from digest.admin_panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
 from digest.models import Digest, DigestItem, EmailEvent, Feedback
 from digest.schedule import is_valid_time_zone
 
@@ -117,15 +117,9 @@ class SubscriberForm(forms.ModelForm):
         return text
 
 
-class ConsentInline(admin.TabularInline):
+class ConsentInline(ReadOnlyInline):
     model = Consent
-    extra = 0
     fields = ["action", "created_at", "ip_address", "user_agent", "form_version"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TimeZoneFilter(admin.SimpleListFilter):

@@ -28,7 +28,7 @@ from accounts.models import Subscriber
 from digest import dashboard, matching, resend
 from digest.admin_confirm import confirmed_action
 from digest.admin_paging import LargeTablePaginator
-from digest.admin_panels import RECENT, admin_link, changelist_url, table
+from digest.admin_panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
 from digest.models import (
     Digest,
     DigestItem,
@@ -319,16 +319,10 @@ class ListedDayFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ListingInline(admin.TabularInline):
+class ListingInline(ReadOnlyInline):
     model = Listing
-    extra = 0
     fields = ["day", "source", "rank", "upvotes", "comments", "announce_type"]
-    readonly_fields = fields
     ordering = ["-day"]
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source")
@@ -391,29 +385,17 @@ class PaperAdmin(BigTableAdmin):
 # Digests -------------------------------------------------------------------------------
 
 
-class DigestItemInline(admin.TabularInline):
+class DigestItemInline(ReadOnlyInline):
     model = DigestItem
-    extra = 0
     fields = ["rank", "paper", "score", "why"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("paper")
 
 
-class EmailEventInline(admin.TabularInline):
+class EmailEventInline(ReadOnlyInline):
     model = EmailEvent
-    extra = 0
     fields = ["event_type", "recipient", "timestamp", "received_at", "description"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Digest)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -50,3 +51,16 @@ def table(
     return format_html(
         "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}", head, body, more
     )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Related rows shown as a record on a change page: no adding, editing or deleting."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
