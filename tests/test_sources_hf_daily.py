@@ -85,3 +85,11 @@ def test_it_rejects_entries_of_the_wrong_shape_without_stopping():
     assert [item.key for item in parsed.items] == ["arxiv:2608.00002"]
     assert parsed.items[0].authors == ["7"]
     assert len(parsed.rejected) == 4
+
+
+def test_a_project_page_that_is_the_papers_own_arxiv_page_is_dropped():
+    items = {item.arxiv_id: item for item in parse("hf_daily_papers_2026-08-20.json").items}
+    # The real entry gives https://arxiv.org/pdf/2608.14929 as its project page.
+    assert items["2608.14929"].project_url == ""
+    assert items["2608.14929"].pdf_url == "https://arxiv.org/pdf/2608.14929"
+    assert items["2608.16590"].project_url == "https://air-embodied-brain.github.io/zetta/"

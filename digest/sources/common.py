@@ -53,6 +53,12 @@ class Item:
     comments: int | None = None
     announce_type: str = ""
 
+    def __post_init__(self) -> None:
+        # Hugging Face authors sometimes give the paper's own arXiv page as its
+        # "project page"; a link that repeats another one is no project page.
+        if self.project_url in (self.abs_url, self.pdf_url, self.hf_url, self.code_url):
+            self.project_url = ""
+
 
 @dataclass
 class Parsed:
