@@ -40,7 +40,7 @@ CATALOGUE = [
     (
         "Knowledge distillation",
         "Compressing a teacher model into a student.",
-        '"knowledge distillation", "model distillation", "teacher-student", "distilled model"',
+        '"knowledge distillation", "model distillation", "distillation loss", "teacher-student"',
     ),
     (
         "Mixture of experts",
