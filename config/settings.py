@@ -237,7 +237,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
-# Subscriber pages and page security (owner: subscriber-pages engineer).
+# Subscriber pages and page security.
 # An https SITE_URL switches on everything `manage.py check --deploy` asks for;
 # each piece can still be overridden from the environment.
 _HTTPS = SITE_URL.startswith("https://")
@@ -291,7 +291,7 @@ LOGGING.setdefault("filters", {})["redact_tokens"] = {"()": "accounts.redact.Red
 LOGGING["handlers"]["console"].setdefault("filters", []).append("redact_tokens")
 LOGGING.setdefault("loggers", {})["django.server"] = {"handlers": ["console"], "propagate": False}
 
-# Delivery (owner: delivery engineer). See docs/delivery.md.
+# Delivery. See docs/delivery.md.
 # A claimed digest not finished within its lease is taken over by the next dispatch tick;
 # each claim also gets len(chunk) / SEND_RATE_PER_SECOND seconds on top.
 DIGEST_LEASE_SECONDS = env_int("DIGEST_LEASE_SECONDS", 900, minimum=30)
@@ -309,7 +309,7 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
 
     ANYMAIL["WEBHOOK_SECRET"] = f"unset:{secrets.token_urlsafe(32)}"
 
-# Matching performance (owner: pipeline performance engineer). See docs/scaling.md.
+# Matching performance. See docs/scaling.md.
 # Ranked results of this many distinct topics are kept per worker process and day's index
 # (least recently used dropped first); each holds one entry per matching paper.
 MATCH_TOPIC_CACHE_SIZE = env_int("MATCH_TOPIC_CACHE_SIZE", 5000, minimum=1)
