@@ -278,8 +278,8 @@ def _since(edition: dt.date, previous: dt.date | None) -> dt.date:
 def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dict[int, list]:
     """Each subscriber's matches among their candidate papers, in a fixed number of queries.
 
-    Subscribers are grouped by the first listing day they may see (a handful of distinct
-    days: at most LOOKBACK_DAYS + 2), and matching runs once per group.
+    One matching call over the union of the subscribers' candidates (one index, each topic
+    evaluated once), each subscriber seeing the papers listed since their own first day.
     """
     from digest.matching import indexed_papers, select_for_subscribers
 
@@ -295,11 +295,9 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
             .annotate(last=Max("edition"))
             .values_list("subscriber_id", "last")
         )
-    groups: dict[dt.date, list[Subscriber]] = defaultdict(list)
-    for subscriber in subscribers:
-        groups[_since(editions[subscriber.pk], previous.get(subscriber.pk))].append(subscriber)
+    since = {s.pk: _since(editions[s.pk], previous.get(s.pk)) for s in subscribers}
     candidates = (
-        Paper.objects.filter(listings__day__gte=min(groups))
+        Paper.objects.filter(listings__day__gte=min(since.values()))
         .annotate(last_listed=Max("listings__day"))
         .order_by("-last_listed", "-upvotes", "pk")
     )
@@ -311,10 +309,7 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
         papers = list(candidates)
         rows = [(p.pk, p.updated_at, p.upvotes, p.last_listed) for p in papers]
     listed = {pk: day for pk, _, _, day in rows}
-    found: dict[int, list] = {}
-    for since, members in groups.items():
-        found.update(select_for_subscribers(members, [p for p in papers if listed[p.pk] >= since]))
-    return found
+    return select_for_subscribers(subscribers, papers, since=since, listed=listed)
 
 
 def _compose(

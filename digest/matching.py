@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -188,13 +188,24 @@ def match_topic(
 
 
 def select_for_subscribers(
-    subscribers: Sequence[Subscriber], papers: Sequence[Paper]
+    subscribers: Sequence[Subscriber],
+    papers: Sequence[Paper],
+    *,
+    since: Mapping[int, datetime.date] | None = None,
+    listed: Mapping[int, datetime.date] | None = None,
 ) -> dict[int, list[Match]]:
     """Each subscriber's matches among ``papers``, best first, without papers already
     sent to them, with their feedback, ``min_score`` and ``max_papers`` applied.
 
+    ``since`` (subscriber pk -> day) gives a subscriber a window: only the papers whose
+    last listing day in ``listed`` (paper pk -> day) is on or after it. So one index over
+    all of ``papers`` serves subscribers whose windows differ, and the window applies
+    before the cap: a subscriber gets up to ``max_papers`` of the papers in their window.
+
     Three queries whatever the number of subscribers (a fourth when a "more like" topic
     names a paper outside ``papers``). A topic that does not parse is logged and skipped."""
+    if since and listed is None:
+        raise TypeError("a window (since) needs the papers' listing days (listed)")
     ids = [s.pk for s in subscribers]
     if not ids:
         return {}
@@ -215,18 +226,35 @@ def select_for_subscribers(
                 parsed[query] = _parse_or_log(query, subscriber.pk)
     index.load_like([node for node in parsed.values() if node is not None])
 
+    # Which papers each distinct window holds, by index number; None: all of them.
+    windows: dict[datetime.date | None, list[bool] | None] = {None: None}
     # Each distinct topic is looked up (and evaluated) once per call, even if the index's
-    # bounded cache drops it meanwhile.
-    results: dict[str, ranking.Ranked] = {}
+    # bounded cache drops it meanwhile, and cut to each distinct window once: a chunk has
+    # a few windows (first digests, daily, weekly), not one per subscriber.
+    results: dict[tuple[str, datetime.date | None], ranking.Ranked] = {}
+
+    def ranked_in(query: str, node: tl.Node, day: datetime.date | None) -> ranking.Ranked:
+        found = results.get((query, day))
+        if found is None:
+            if day is None:
+                found = index.ranked(query, node)
+            else:
+                found = ranking.within(ranked_in(query, node, None), windows[day])
+            results[query, day] = found
+        return found
+
     out: dict[int, list[Match]] = {}
     for subscriber in subscribers:
+        day = since.get(subscriber.pk) if since else None
+        if day not in windows:
+            windows[day] = _window(papers, listed, day)
+        if windows[day] is None:
+            day = None  # the window holds every paper
         chosen: dict[int, tuple[str, ranking.Ranked, tl.Node]] = {}
         for query, label in wanted[subscriber.pk]:
             node = parsed[query]
             if node is not None:
-                if query not in results:
-                    results[query] = index.ranked(query, node)
-                ranked = results[query]
+                ranked = ranked_in(query, node, day)
                 chosen.setdefault(ranked.number, (label, ranked, node))
         mine = votes.get(subscriber.pk)
         picks = ranking.select(
@@ -242,6 +270,15 @@ def select_for_subscribers(
             for score, doc, topic in picks
         ]
     return out
+
+
+def _window(
+    papers: list[Paper], listed: Mapping[int, datetime.date], day: datetime.date
+) -> list[bool] | None:
+    """Per paper (index number), whether it was last listed on or after ``day``; None
+    when all were (no cut needed). A paper without a listing day is outside any window."""
+    inside = [(listed.get(p.pk) or datetime.date.min) >= day for p in papers]
+    return None if all(inside) else inside
 
 
 def _parse_or_log(query: str, subscriber_id: int) -> tl.Node | None:

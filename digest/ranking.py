@@ -57,6 +57,12 @@ def rank(hits: Hits, popular: Sequence[float], topic_number: int = 0) -> Ranked:
     return Ranked(entries, topic_number)
 
 
+def within(ranked: Ranked, inside: Sequence[bool]) -> Ranked:
+    """The topic's matches among the papers ``inside`` says yes to (a subscriber's window),
+    in the same order and under the same topic number."""
+    return Ranked([entry for entry in ranked.entries if inside[entry[1]]], ranked.number)
+
+
 def blend(relevance: float, popular: float) -> float:
     return (1 - POPULARITY) * relevance / (relevance + HALF) + POPULARITY * popular
 

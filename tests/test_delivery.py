@@ -9,10 +9,17 @@ import json
 import pytest
 
 from accounts.models import Subscriber
-from digest import delivery
+from digest import delivery, matching
 from digest.models import Digest, DigestItem, Listing, Paper, Suppression
 from digest.tasks import dispatch_due
-from tests.delivery_world import DAY, NOW, due_subscribers, list_papers, sending_to
+from tests.delivery_world import (
+    DAY,
+    NOW,
+    TOPIC_QUERY,
+    due_subscribers,
+    list_papers,
+    sending_to,
+)
 from tests.fake_provider import running
 from tests.workers import purge_queue
 
@@ -129,6 +136,42 @@ def test_a_later_digest_draws_on_papers_listed_since_the_previous_edition(provid
     ada.next_send_at = NOW
     ada.save()
     assert delivery.send_chunk([ada.pk], NOW).counts == {"skipped": 1}
+
+
+def test_a_chunk_with_different_windows_builds_one_index_and_cuts_each_to_its_window(provider):
+    list_papers()
+    # The 15 papers spread over four listing days, newest first.
+    days = [DAY - dt.timedelta(days=back) for back in (0, 1, 3, 6)]
+    for n, paper in enumerate(Paper.objects.order_by("pk")):
+        Listing.objects.filter(paper=paper).update(day=days[n % 4])
+    (first,) = due_subscribers(1, prefix="first", max_papers=50)  # since the day before
+    (recent,) = due_subscribers(1, prefix="recent", max_papers=3)  # since three days ago
+    (weekly,) = due_subscribers(1, prefix="weekly", max_papers=5)  # the last seven days
+    for person, back in ((recent, 3), (weekly, 7)):
+        Digest.objects.create(
+            subscriber=person, edition=DAY - dt.timedelta(days=back), status=Digest.Status.SENT
+        )
+    matching._cache.clear()  # so the indexes this chunk builds can be counted
+
+    report = delivery.send_chunk([first.pk, recent.pk, weekly.pk], NOW)
+
+    assert report.counts == {"sent": 3}
+    (index,) = matching._cache.values()
+    assert len(index.number) == Paper.objects.count()
+    best = matching.match_topic(TOPIC_QUERY, Paper.objects.all())  # the same papers' scores
+    listed = dict(Listing.objects.values_list("paper_id", "day"))
+    for person, since in ((first, days[1]), (recent, days[2]), (weekly, days[3])):
+        eligible = {m.paper.pk: m.score for m in best if listed[m.paper.pk] >= since}
+        items = list(
+            DigestItem.objects.filter(digest__subscriber=person).values_list("paper_id", "score")
+        )
+        scores = [score for _, score in items]
+        assert len(items) == min(person.max_papers, len(eligible)) > 0
+        assert {paper for paper, _ in items} <= eligible.keys()
+        assert scores == sorted(scores, reverse=True)
+        left_out = [s for paper, s in eligible.items() if paper not in dict(items)]
+        assert max(left_out, default=0) <= min(scores)
+    assert len(DigestItem.objects.filter(digest__subscriber=first)) < len(best)
 
 
 def test_an_unsubscribed_paused_or_suppressed_subscriber_is_not_sent_to(provider):

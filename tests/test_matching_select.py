@@ -163,6 +163,28 @@ class TestSelectForSubscribers:
         DigestItem.objects.create(digest=sent, paper=papers[0])
         assert [m.paper.key for m in select_for_subscribers([alice], papers)[alice.pk]] == ["p2"]
 
+    def test_it_gives_each_subscriber_up_to_their_cap_of_the_papers_in_their_window(self, papers):
+        older = paper("older", "Knowledge distillation at scale", "Distillation.", upvotes=900)
+        Listing.objects.create(source=Source.objects.get(), paper=older, day=DAY - dt.timedelta(2))
+        everything = [*papers, older]
+        listed = dict(Listing.objects.values_list("paper_id", "day"))
+        today = subscriber("today@example.com", own="knowledge distillation", max_papers=5)
+        week = subscriber("week@example.com", own="knowledge distillation", max_papers=2)
+        unbounded = subscriber("all@example.com", own="knowledge distillation", max_papers=1)
+
+        result = select_for_subscribers(
+            [today, week, unbounded],
+            everything,
+            since={today.pk: DAY, week.pk: DAY - dt.timedelta(days=7)},
+            listed=listed,
+        )
+
+        # Fewer papers in the window than the cap: not filled with older ones.
+        assert {m.paper.key for m in result[today.pk]} == {"p1", "p2"}
+        best_today = result[today.pk][0].paper.key
+        assert [m.paper.key for m in result[week.pk]] == ["older", best_today]
+        assert [m.paper.key for m in result[unbounded.pk]] == ["older"]
+
     def test_it_keeps_at_most_the_configured_number_of_topics_and_gives_the_same_result(
         self, papers, settings
     ):
