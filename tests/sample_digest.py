@@ -6,6 +6,7 @@ Papers come from a real Hugging Face Daily Papers capture through the real inges
 from __future__ import annotations
 
 import datetime as dt
+from html.parser import HTMLParser
 from pathlib import Path
 
 from accounts.models import Subscriber
@@ -46,3 +47,15 @@ def sent_digest(person: Subscriber, matches: list[Match]) -> Digest:
         for rank, m in enumerate(matches, start=1)
     )
     return digest
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, in order."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))

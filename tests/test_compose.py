@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from accounts.links import manage_url, unsubscribe_url
 from digest import compose
 from digest.compose import build_message, render_digest
-from tests.sample_digest import match, sample_papers, sent_digest, subscriber
+from tests.sample_digest import Tags, match, sample_papers, sent_digest, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -38,18 +38,6 @@ def reader():
 
 def by_title(papers, start):
     return next(p for p in papers if p.title.startswith(start))
-
-
-class Tags(HTMLParser):
-    """Every start tag with its attributes, in order."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
 
 
 def test_it_puts_the_count_and_the_leading_topics_in_the_subject(site, papers, reader):

@@ -9,7 +9,6 @@ through the real ingest as well.
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from digest.compose import RenderedDigest, render_digest
 from digest.ingest import ingest_file
 from digest.models import Paper
-from tests.sample_digest import match, subscriber
+from tests.sample_digest import Tags, match, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +26,6 @@ IFRAME = '<iframe src="https://evil.example/frame"></iframe>'
 STYLE = '<style>body{color:#bada55}</style><span style="color:#bada55">styled</span>'
 JS_LINKS = ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)"]
 DATA_LINK = "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="
-
-
-class Tags(HTMLParser):
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
 
 
 def assert_harmless(rendered: RenderedDigest) -> None:
