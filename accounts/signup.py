@@ -46,7 +46,7 @@ class Visitor:
 
 
 def is_suppressed(email: str) -> bool:
-    return Suppression.objects.filter(email__iexact=email).exists()
+    return Suppression.objects.of(email).exists()
 
 
 def _mail_once_a_day(subscriber: Subscriber, send) -> bool:

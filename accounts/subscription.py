@@ -125,7 +125,7 @@ def export(subscriber: Subscriber) -> dict:
         "suppression": next(
             (
                 {"reason": row.reason, "at": _iso(row.created_at)}
-                for row in Suppression.objects.filter(email__iexact=subscriber.email)
+                for row in Suppression.objects.of(subscriber.email)
             ),
             None,
         ),

@@ -243,6 +243,12 @@ class EmailEvent(models.Model):
         return f"{self.event_type} {self.recipient}"
 
 
+class SuppressionQuerySet(models.QuerySet):
+    def of(self, email: str):
+        """The suppression of ``email``, whatever the case it was written in."""
+        return self.filter(email__iexact=email)
+
+
 class Suppression(models.Model):
     """An address we must not mail, kept even after its subscriber is erased."""
 
@@ -257,6 +263,8 @@ class Suppression(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices)
     created_at = models.DateTimeField(default=timezone.now)
     event = models.ForeignKey(EmailEvent, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = SuppressionQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_reason_display()})"

@@ -31,7 +31,7 @@ def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
         return f"it is {digest.get_status_display().lower()}, not failed"
     if subscriber.status != subscriber.Status.ACTIVE:
         return f"{subscriber.email} is {subscriber.get_status_display().lower()}"
-    if Suppression.objects.filter(email__iexact=subscriber.email).exists():
+    if Suppression.objects.of(subscriber.email).exists():
         return f"{subscriber.email} is suppressed"
     try:
         today = local_date(now, subscriber.time_zone)
