@@ -25,14 +25,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from accounts import emails, subscription
 from accounts.models import Consent, Subscriber, User
+from accounts.schedule import is_valid_time_zone
 from accounts.signup import is_suppressed
 from digest import matching
-from digest.admin import count_of, log_change
-from digest.admin_confirm import confirmed_action
-from digest.admin_paging import LargeTablePaginator
-from digest.admin_panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
+from digest.admin.actions import confirmed_action, log_change
+from digest.admin.paging import LargeTablePaginator, count_of
+from digest.admin.panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
 from digest.models import Digest, DigestItem, EmailEvent, Feedback
-from digest.schedule import is_valid_time_zone
 
 # "Send a test digest now" mails the operator once per subscriber selected.
 MAX_TEST_SENDS = 10
@@ -375,7 +374,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             self._send_test(request, subscriber)
 
     def _send_test(self, request: HttpRequest, subscriber: Subscriber) -> None:
-        from digest.delivery import NothingToSend, send_test_digest
+        from digest.mail.delivery import NothingToSend, send_test_digest
 
         try:
             send_test_digest(subscriber, request.user.email)
@@ -458,7 +457,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the subscriber's next digest as it would be sent now. POST: mail it to me."""
-        from digest.delivery import preview_digest
+        from digest.mail.delivery import preview_digest
 
         subscriber = self._subscriber_for(request, object_id)
         if request.method == "POST":
@@ -478,7 +477,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     @xframe_options_sameorigin
     def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The email's HTML alone, for the preview page's sandboxed frame."""
-        from digest.delivery import preview_digest
+        from digest.mail.delivery import preview_digest
 
         rendered = preview_digest(self._subscriber_for(request, object_id))
         response = HttpResponse(rendered.html if rendered else "")

@@ -6,8 +6,8 @@ from django import forms
 from django.db.models import Q
 
 from accounts.models import MAX_PAPERS, Subscriber
+from accounts.schedule import is_valid_time_zone
 from digest.models import Topic
-from digest.schedule import is_valid_time_zone
 
 # Stored with each Consent record: bump it whenever the signup page's wording changes.
 FORM_VERSION = "signup-2026-11"

@@ -156,7 +156,7 @@ class Subscriber(models.Model):
 
     def schedule_next(self, after=None) -> None:
         """Set next_send_at to the next local send hour after ``after`` (default now)."""
-        from digest.schedule import next_send_at
+        from accounts.schedule import next_send_at
 
         self.next_send_at = next_send_at(
             after or timezone.now(),

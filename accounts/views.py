@@ -257,7 +257,7 @@ def manage_resubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResp
 )
 @_signed_in
 def preview(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    from digest.delivery import preview_digest
+    from digest.mail.delivery import preview_digest
 
     rendered = preview_digest(subscriber)
     if rendered is None:

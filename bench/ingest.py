@@ -107,10 +107,10 @@ def main() -> None:
         setup_django(var_dir)
         from django.db import connection
 
-        from digest.fetch import fetch
-        from digest.ingest import ingest_source, store
+        from digest.ingest.fetch import fetch
+        from digest.ingest.sources import arxiv_listing
+        from digest.ingest.store import ingest_source, store
         from digest.models import Listing, Paper, Source
-        from digest.sources import arxiv_listing
 
         def empty() -> None:
             Listing.objects.all().delete()

@@ -4,7 +4,7 @@ way (one regex pass per subscriber over every paper) measured on a 1,000-subscri
 
     .venv/bin/python -m bench.match [--papers 2500] [--subscribers 100000 10000]
 
-It runs the pure in-memory engine (``digest.paper_index`` and ``digest.ranking``, the code
+It runs the pure in-memory engine (``digest.search.index`` and ``digest.search.ranking``, the code
 ``select_for_subscribers`` calls after its three queries); no database is involved. Papers
 and topics come from ``bench/data.py`` (real titles and abstracts recombined, the catalogue,
 personal topics with phrases, exclusions, alternatives and authors), seeded.
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.data import CATALOGUE, make_papers, personal_topics
-from digest import ranking
-from digest import topic_language as tl
-from digest.paper_index import Doc, PaperIndex
+from digest.search import language as tl
+from digest.search import ranking
+from digest.search.index import Doc, PaperIndex
 
 TOPICS_EACH = 10
 NAIVE_SLICE = 1000

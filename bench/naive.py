@@ -70,7 +70,7 @@ def naive_match(subscriber, papers: list) -> list[NaiveMatch]:
 
 def measure(subscribers: list, papers: list, port: int) -> dict[str, float]:
     """Seconds per subscriber for each stage, done the naive way on ``subscribers``."""
-    from digest.compose import build_message, render_digest
+    from digest.mail.compose import build_message, render_digest
     from digest.models import Digest, DigestItem
 
     spent = dict.fromkeys(("match", "store", "render", "handoff"), 0.0)

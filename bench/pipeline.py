@@ -123,7 +123,7 @@ def serve_listings(papers: list[data.GenPaper], day: dt.date) -> Iterator[str]:
 
 def ingest(papers: list[data.GenPaper], day: dt.date) -> dict[str, dict]:
     """Ingest the day through the real ingest code; return each source's counts."""
-    from digest.ingest import ingest_source
+    from digest.ingest.store import ingest_source
     from digest.models import Source
 
     counts = {}

@@ -17,7 +17,7 @@ Stage "handoff" (``--stage handoff``): ``--renders`` built messages handed throu
 Anymail Postmark backend to the loopback stand-in (``bench/standin.py``, its own process),
 without and with 50 ms of added latency per request, in messages per second: the naive
 one-at-a-time send (a connection per message), one connection one at a time, then
-``digest.handoff.hand_off`` as a chunk sends (one connection, a thread pool of 8, 16 or 32
+``digest.mail.handoff.hand_off`` as a chunk sends (one connection, a thread pool of 8, 16 or 32
 requests in flight), and two forked processes as two workers. Goals: 500/s without
 latency, 300/s with 50 ms.
 """
@@ -82,7 +82,7 @@ def setup_django(var_dir: Path) -> None:
 def prepare(papers: int):
     """A subscriber (topics prefetched) and their ``papers`` best matches."""
     from accounts.models import Subscriber
-    from digest.ingest import ingest_file
+    from digest.ingest.store import ingest_file
     from digest.matching import select_for_subscribers
     from digest.models import Paper, Topic
 
@@ -107,7 +107,7 @@ def stage_render(person, matches, runs: int) -> dict[str, Figures]:
     """Rendering as delivery calls it, against the naive way (css-inline per email)."""
     from django.template.loader import render_to_string
 
-    from digest import compose
+    from digest.mail import compose
 
     def naive() -> None:
         compose._paper_text.cache_clear()
@@ -134,7 +134,7 @@ def stage_render(person, matches, runs: int) -> dict[str, Figures]:
 
 
 # The hand-off half (delivery): messages to the loopback provider through the real Anymail
-# Postmark backend, as digest.handoff sends a chunk, beside the one-at-a-time baseline.
+# Postmark backend, as digest.mail.handoff sends a chunk, beside the one-at-a-time baseline.
 HANDOFF_GOALS = {0.0: 500.0, 50.0: 300.0}  # added latency (ms) -> messages per second
 HANDOFF_CONCURRENCY = (8, 16, 32)
 
@@ -164,7 +164,7 @@ def _processes(count: int, concurrency: int) -> Callable[[list], None]:
     sending a chunk would (the interpreter lock limits one process's threads)."""
     import multiprocessing
 
-    from digest.handoff import hand_off
+    from digest.mail.handoff import hand_off
 
     def send(batch: list) -> None:
         def run(part: list) -> None:
@@ -186,8 +186,8 @@ def stage_handoff(person, matches, runs: int) -> dict[str, str]:
     from django.test import override_settings
 
     from bench.procs import Fleet
-    from digest import compose
-    from digest.handoff import Result, hand_off
+    from digest.mail import compose
+    from digest.mail.handoff import Result, hand_off
 
     rendered = compose.render_digest(person, matches)
     out: dict[str, str] = {}

@@ -5,8 +5,8 @@ The benchmark starts its workers with ``celery -A config worker --include bench.
 functions with a timer (the functions themselves run unchanged):
 
 - match:    ``digest.matching.select_for_subscribers``
-- render:   ``digest.compose.render_digest`` and ``digest.compose.build_message``
-- hand-off: ``digest.handoff.hand_off`` (else every Anymail backend's ``send_messages``)
+- render:   ``digest.mail.compose.render_digest`` and ``digest.mail.compose.build_message``
+- hand-off: ``digest.mail.handoff.hand_off`` (else every Anymail backend's ``send_messages``)
 
 and after every task appends one JSON line to ``$BENCH_TIMING_DIR/<pid>.jsonl``: the task's
 name, its wall and CPU time, and the wall and CPU seconds spent in each stage during it (CPU
@@ -31,8 +31,8 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 
 TARGETS = {
     "match": ["digest.matching:select_for_subscribers"],
-    "render": ["digest.compose:render_digest", "digest.compose:build_message"],
-    "handoff": ["digest.handoff:hand_off"],
+    "render": ["digest.mail.compose:render_digest", "digest.mail.compose:build_message"],
+    "handoff": ["digest.mail.handoff:hand_off"],
 }
 FALLBACK_HANDOFF = "anymail.backends.base:AnymailBaseBackend.send_messages"
 
@@ -93,7 +93,7 @@ def _instrument(**kwargs) -> None:
         for target in targets:
             if _wrap(stage, target):
                 _instrumented.append(target)
-    if "digest.handoff:hand_off" not in _instrumented and _wrap("handoff", FALLBACK_HANDOFF):
+    if "digest.mail.handoff:hand_off" not in _instrumented and _wrap("handoff", FALLBACK_HANDOFF):
         _instrumented.append(FALLBACK_HANDOFF)
 
 

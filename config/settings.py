@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
-    "digest.admin_site.PaperwireAdminConfig",  # django.contrib.admin, dashboard as index
+    "digest.admin.site.PaperwireAdminConfig",  # django.contrib.admin, dashboard as index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -170,7 +170,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Email. The default prints each message to the terminal and also writes it
 # to var/mail/ as an .eml file any mail program opens.
 _EMAIL_BACKENDS = {
-    "console": "digest.email_backends.ConsoleAndFileBackend",
+    "console": "digest.mail.backends.ConsoleAndFileBackend",
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     "postmark": "anymail.backends.postmark.EmailBackend",
     "mailgun": "anymail.backends.mailgun.EmailBackend",

@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from digest import ranking
-from digest import topic_language as tl
 from digest.models import DigestItem, Feedback, Paper, Topic
-from digest.paper_index import Doc, PaperIndex
-from digest.topic_language import TopicSyntaxError
+from digest.search import language as tl
+from digest.search import ranking
+from digest.search.index import Doc, PaperIndex
+from digest.search.language import TopicSyntaxError
 
 if TYPE_CHECKING:
     from accounts.models import Subscriber

@@ -28,7 +28,7 @@ def ingest_source_task(source_id: int, day_iso: str | None = None) -> dict:
     """Fetch and store one source (idempotent: storing the same list twice changes nothing)."""
     import datetime as dt
 
-    from digest.ingest import ingest_source
+    from digest.ingest.store import ingest_source
     from digest.models import Source
 
     source = Source.objects.filter(pk=source_id).first()
@@ -46,7 +46,7 @@ def dispatch_due(now_iso: str | None = None) -> int:
     sends what it claims, so a duplicate tick or a lost queue message costs nothing.
     ``now_iso`` (tests, commands) fixes the clock; the chunks then use it too.
     """
-    from digest import delivery
+    from digest.mail import delivery
 
     now = _parse_now(now_iso)
     delivery.schedule_unscheduled(now)
@@ -60,7 +60,7 @@ def dispatch_due(now_iso: str | None = None) -> int:
 def send_digest_chunk(subscriber_ids: list[int], now_iso: str | None = None) -> dict[str, int]:
     """Claim, build and send these subscribers' digests (safe to run twice); returns the
     counts by outcome ("sent", "skipped", "failed", "retry", "not_ours")."""
-    from digest import delivery
+    from digest.mail import delivery
 
     return dict(delivery.send_chunk(subscriber_ids, _parse_now(now_iso)).counts)
 

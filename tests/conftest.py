@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.caching import clear_cache
+from tests.support.caching import clear_cache
 
 _skipped: list[str] = []
 

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Subscriber, User
-from digest import dashboard
+from digest.admin import dashboard
 from digest.models import Digest, EmailEvent, SourceRun
-from tests import admin_rows
-from tests.caching import clear_cache
+from tests.support import admin_rows
+from tests.support.caching import clear_cache
 
 NOW = dt.datetime(2026, 8, 20, 15, 0, tzinfo=dt.UTC)
 

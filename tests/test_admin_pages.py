@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
-from tests import admin_rows
+from tests.support import admin_rows
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 IDS = [model._meta.label for model in REGISTERED]
@@ -75,7 +75,7 @@ def test_the_changelist_costs_the_same_queries_for_1_or_50_rows(model, client, o
 
 
 def test_big_tables_never_count_their_full_length():
-    from digest.admin_paging import LargeTablePaginator
+    from digest.admin.paging import LargeTablePaginator
 
     for name in ("paper", "digest", "emailevent", "subscriber", "feedback"):
         model_admin = next(a for m, a in admin.site._registry.items() if m._meta.model_name == name)
@@ -154,7 +154,7 @@ def test_actions_need_a_csrf_token(operator):
 
 @pytest.mark.django_db
 def test_an_unfiltered_big_table_is_numbered_from_the_planners_estimate(monkeypatch):
-    from digest import admin_paging
+    from digest.admin import paging as admin_paging
     from digest.models import EmailEvent
 
     for _ in range(3):

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from accounts.models import Subscriber, User
 from digest.models import Digest, DigestItem, Listing, Paper, Source, SourceRun, Suppression, Topic
-from tests import admin_rows
-from tests.delivery_world import list_papers
-from tests.feedserver import FeedServer, Reply
+from tests.support import admin_rows
+from tests.support.delivery_world import list_papers
+from tests.support.feedserver import FeedServer, Reply
 
 FEED = Path(__file__).parent / "data" / "hf_daily_papers_community_rss_huangboming_feed.xml"
 
@@ -40,7 +40,7 @@ def act(client, path: str, action: str, *objects, **extra):
 
 @pytest.mark.worker
 def test_fetch_now_has_a_worker_ingest_the_source_and_the_run_shows_up(transactional_db, client):
-    from tests.workers import celery_worker, wait_for
+    from tests.support.workers import celery_worker, wait_for
 
     login(client)
     with FeedServer() as server:
@@ -65,7 +65,7 @@ def test_fetch_now_has_a_worker_ingest_the_source_and_the_run_shows_up(transacti
 def test_the_fetch_now_button_on_a_source_page_has_a_worker_ingest_that_source(
     transactional_db, client
 ):
-    from tests.workers import celery_worker, wait_for
+    from tests.support.workers import celery_worker, wait_for
 
     login(client)
     with FeedServer() as server:

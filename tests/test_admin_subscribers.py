@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Consent, Subscriber, User
 from digest.models import Digest, EmailEvent, Feedback, Suppression, Topic
-from tests import admin_rows
-from tests.delivery_world import list_papers
+from tests.support import admin_rows
+from tests.support.delivery_world import list_papers
 
 LIST = "/admin/accounts/subscriber/"
 Status = Subscriber.Status

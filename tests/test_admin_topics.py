@@ -9,8 +9,8 @@ import pytest
 from accounts.models import Subscriber, User
 from digest.matching import check_topic
 from digest.models import Topic
-from tests import admin_rows
-from tests.delivery_world import DAY, list_papers
+from tests.support import admin_rows
+from tests.support.delivery_world import DAY, list_papers
 
 catalogue = importlib.import_module("digest.migrations.0003_topic_catalogue").CATALOGUE
 

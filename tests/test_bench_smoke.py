@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.pipeline import run_daily
-from tests import workers
+from tests.support import workers
 
 
 @pytest.mark.worker

@@ -11,7 +11,7 @@ from django.core import mail
 from django.db import connections
 
 from accounts.models import Subscriber
-from tests.pages import load_real_day, make_topic
+from tests.support.pages import load_real_day, make_topic
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

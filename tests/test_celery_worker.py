@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from digest.tasks import ping
-from tests.workers import celery_worker
+from tests.support.workers import celery_worker
 
 
 @pytest.mark.worker

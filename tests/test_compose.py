@@ -8,9 +8,9 @@ from django.core import mail
 from django.template.loader import render_to_string
 
 from accounts.links import manage_url, unsubscribe_url
-from digest import compose
-from digest.compose import build_message, render_digest
-from tests.sample_digest import Tags, match, sample_papers, sent_digest, subscriber
+from digest.mail import compose
+from digest.mail.compose import build_message, render_digest
+from tests.support.sample_digest import Tags, match, sample_papers, sent_digest, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,11 @@ import json
 import pytest
 
 from accounts.models import Subscriber
-from digest import delivery, matching
+from digest import matching
+from digest.mail import delivery
 from digest.models import Digest, DigestItem, Listing, Paper, Suppression
 from digest.tasks import dispatch_due
-from tests.delivery_world import (
+from tests.support.delivery_world import (
     DAY,
     NOW,
     TOPIC_QUERY,
@@ -20,8 +21,8 @@ from tests.delivery_world import (
     list_papers,
     sending_to,
 )
-from tests.fake_provider import running
-from tests.workers import purge_queue
+from tests.support.fake_provider import running
+from tests.support.workers import purge_queue
 
 pytestmark = pytest.mark.django_db
 

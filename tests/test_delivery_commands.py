@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import Subscriber
 from digest.models import Digest
-from tests.delivery_world import due_subscribers, list_papers, sending_to
-from tests.fake_provider import running
+from tests.support.delivery_world import due_subscribers, list_papers, sending_to
+from tests.support.fake_provider import running
 
 pytestmark = pytest.mark.django_db
 

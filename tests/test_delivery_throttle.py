@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.throttle import SendThrottle
+from digest.mail.throttle import SendThrottle
 
 
 class Clock:

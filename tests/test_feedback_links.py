@@ -7,10 +7,10 @@ import pytest
 from django.test import Client
 
 from accounts.tokens import make_token
-from digest.compose import render_digest
-from digest.feedback import vote_token
+from digest.mail.compose import render_digest
+from digest.mail.feedback import vote_token
 from digest.models import Feedback
-from tests.sample_digest import match, sample_papers, subscriber
+from tests.support.sample_digest import match, sample_papers, subscriber
 
 pytestmark = pytest.mark.django_db
 

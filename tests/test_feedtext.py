@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.feedtext import excerpt, highlight, plain, safe_url, shorten_authors, wrap
+from digest.ingest.feedtext import excerpt, highlight, plain, safe_url, shorten_authors, wrap
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""digest.fetch against a loopback server playing the feed host."""
+"""digest.ingest.fetch against a loopback server playing the feed host."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-from digest.fetch import FetchError, HTTPStatusError, fetch
-from tests.feedserver import FeedServer, Reply
+from digest.ingest.fetch import FetchError, HTTPStatusError, fetch
+from tests.support.feedserver import FeedServer, Reply
 
 
 @pytest.fixture

@@ -16,12 +16,18 @@ import pytest
 from django.db import OperationalError, connection
 
 from accounts.models import Subscriber
-from digest import delivery
+from digest.mail import delivery
 from digest.models import Digest, Suppression
 from digest.tasks import send_digest_chunk
-from tests.caching import clear_cache
-from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_settings, sending_to
-from tests.fake_provider import running
+from tests.support.caching import clear_cache
+from tests.support.delivery_world import (
+    NOW,
+    due_subscribers,
+    list_papers,
+    postmark_settings,
+    sending_to,
+)
+from tests.support.fake_provider import running
 
 LEASE = dt.timedelta(minutes=15)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.compose import RenderedDigest, render_digest
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
+from digest.mail.compose import RenderedDigest, render_digest
 from digest.models import Paper
-from tests.sample_digest import Tags, match, subscriber
+from tests.support.sample_digest import Tags, match, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
 from digest.models import Paper, Source
-from tests.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,12 @@ import zlib
 
 import pytest
 
-from digest import fetch as fetch_module
-from digest.fetch import BlockedURL, FetchTimeout, TooLarge, fetch
-from digest.ingest import ingest_source
+from digest.ingest import fetch as fetch_module
+from digest.ingest.fetch import BlockedURL, FetchTimeout, TooLarge, fetch
+from digest.ingest.store import ingest_source
 from digest.models import Source
-from tests.feedserver import FeedServer, Reply
-from tests.workers import wait_for
+from tests.support.feedserver import FeedServer, Reply
+from tests.support.workers import wait_for
 
 FEED = b'<rss version="2.0"><channel><item><title>T</title><guid>g1</guid></item></channel></rss>'
 
@@ -251,7 +251,7 @@ def test_it_frees_the_worker_when_a_source_never_answers(transactional_db, serve
     and the next source is still ingested; ingest_all queued one task per enabled source."""
     from digest.models import SourceRun
     from digest.tasks import ingest_all
-    from tests.workers import celery_worker
+    from tests.support.workers import celery_worker
 
     server.routes["/stuck"] = stall(server)
     server.routes["/good"] = Reply(FEED)

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import tokens
-from tests.pages import make_papers, make_subscriber
+from tests.support.pages import make_papers, make_subscriber
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from digest import delivery
+from digest.mail import delivery
 from digest.models import Digest
 from digest.tasks import dispatch_due, send_digest_chunk
-from tests import workers
-from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_env
-from tests.fake_provider import running
-from tests.workers import celery_worker, wait_for
+from tests.support import workers
+from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env
+from tests.support.fake_provider import running
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 

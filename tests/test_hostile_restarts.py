@@ -23,9 +23,9 @@ import redis
 from config.celery import app
 from digest.models import Digest
 from digest.tasks import dispatch_due
-from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
-from tests.fake_provider import running
-from tests.workers import celery_worker, wait_for
+from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
+from tests.support.fake_provider import running
+from tests.support.workers import celery_worker, wait_for
 
 QUEUE = "celery"  # Celery's default queue: a Redis list of that name
 

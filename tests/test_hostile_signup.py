@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Subscriber
 from digest.models import Suppression
-from tests.pages import make_subscriber, make_topic, signup_data
+from tests.support.pages import make_subscriber, make_topic, signup_data
 
 pytestmark = pytest.mark.django_db
 

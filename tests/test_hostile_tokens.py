@@ -15,7 +15,7 @@ from django.test import override_settings
 from accounts import tokens
 from accounts.models import Consent, Subscriber
 from accounts.redact import GunicornLogger, RedactTokens, redact
-from tests.pages import make_subscriber
+from tests.support.pages import make_subscriber
 
 pytestmark = pytest.mark.django_db
 

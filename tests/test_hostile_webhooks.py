@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Subscriber
 from digest.models import EmailEvent, Suppression
-from tests.postmark_events import SECRET, auth, delivery, hard_bounce, post, soft_bounce
+from tests.support.postmark_events import SECRET, auth, delivery, hard_bounce, post, soft_bounce
 
 pytestmark = pytest.mark.django_db
 

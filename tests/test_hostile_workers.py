@@ -11,12 +11,12 @@ import pytest
 from django.core.cache import cache
 
 from config.celery import app
-from digest import delivery
+from digest.mail import delivery
 from digest.models import Digest
 from digest.tasks import dispatch_due, ping, send_digest_chunk
-from tests.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
-from tests.fake_provider import running
-from tests.workers import celery_worker, purge_queue, stop_worker, wait_for
+from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
+from tests.support.fake_provider import running
+from tests.support.workers import celery_worker, purge_queue, stop_worker, wait_for
 
 LEASE = dt.timedelta(minutes=15)
 

@@ -13,10 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Subscriber
-from digest.ingest import ingest_file, ingest_source
+from digest.ingest.store import ingest_file, ingest_source
 from digest.models import Listing, Paper, Source, SourceRun, Topic
 from digest.tasks import ingest_source_task
-from tests.feedserver import FeedServer, Reply
+from tests.support.feedserver import FeedServer, Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import subscription
 from accounts.models import Consent, Subscriber
 from digest.models import Digest, EmailEvent, Suppression
-from tests.pages import emailed_link, load_real_day, make_subscriber, make_topic
+from tests.support.pages import emailed_link, load_real_day, make_subscriber, make_topic
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from digest import ranking
-from digest import topic_language as tl
-from digest.paper_index import Doc, PaperIndex
+from digest.search import language as tl
+from digest.search import ranking
+from digest.search.index import Doc, PaperIndex
 
 DOCS = [
     Doc(

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.caching import clear_cache
-from tests.pages import DAY, load_real_day, make_papers
+from tests.support.caching import clear_cache
+from tests.support.pages import DAY, load_real_day, make_papers
 
 pytestmark = pytest.mark.django_db
 

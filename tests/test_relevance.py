@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
 from digest.matching import match_topic
 from digest.models import Paper
 

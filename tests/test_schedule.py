@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from digest.schedule import local_date, next_send_at
+from accounts.schedule import local_date, next_send_at
 
 UTC = dt.UTC
 

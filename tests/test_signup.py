@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import Consent, Subscriber
-from tests.pages import emailed_link, load_real_day, make_topic, signup_data
+from tests.support.pages import emailed_link, load_real_day, make_topic, signup_data
 
 pytestmark = pytest.mark.django_db
 

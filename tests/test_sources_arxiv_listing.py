@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from digest.ingest.sources import arxiv_listing
 from digest.models import Source
-from digest.sources import arxiv_listing
 
 DATA = Path(__file__).parent / "data"
 AI = "arxiv_rss2_rss.arxiv.org_cs.AI_trimmed.xml"

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from digest.sources import detect
-from digest.sources.common import (
+from digest.ingest.sources import detect
+from digest.ingest.sources.common import (
     Rejected,
     arxiv_id,
     clean_text,
     identify,
     split_authors,
 )
-from digest.sources.safexml import strip_doctype
+from digest.ingest.sources.safexml import strip_doctype
 
 DATA = Path(__file__).parent / "data"
 

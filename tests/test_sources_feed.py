@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.ingest.sources import feed
 from digest.models import Source
-from digest.sources import feed
 
 DATA = Path(__file__).parent / "data"
 

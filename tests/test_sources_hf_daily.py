@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from digest.ingest.sources import hf_daily
 from digest.models import Source
-from digest.sources import hf_daily
 
 DATA = Path(__file__).parent / "data"
 

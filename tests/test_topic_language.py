@@ -7,8 +7,8 @@ import string
 
 import pytest
 
-from digest import topic_language as tl
 from digest.matching import TopicSyntaxError, check_topic
+from digest.search import language as tl
 
 
 class TestTopicLanguage:

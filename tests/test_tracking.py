@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Subscriber
 from digest.models import Digest, EmailEvent, Suppression
-from tests.postmark_events import (
+from tests.support.postmark_events import (
     SECRET,
     auth,
     delivery,

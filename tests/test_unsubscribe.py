@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.links import unsubscribe_url
 from accounts.models import Consent, Subscriber
-from tests.pages import make_subscriber
+from tests.support.pages import make_subscriber
 
 pytestmark = pytest.mark.django_db
 

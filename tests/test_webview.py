@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from accounts.tokens import make_token
-from digest.compose import render_digest
+from digest.mail.compose import render_digest
 from digest.models import Digest
-from tests.sample_digest import match, sample_papers, sent_digest, subscriber
+from tests.support.sample_digest import match, sample_papers, sent_digest, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from accounts.models import Subscriber
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
 from digest.models import Source, Topic
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"

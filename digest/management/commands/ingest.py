@@ -12,7 +12,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.ingest import ingest_file, ingest_source
+from digest.ingest.store import ingest_file, ingest_source
 from digest.models import Source, SourceRun
 
 

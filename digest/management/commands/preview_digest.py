@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Subscriber
-from digest.delivery import preview_digest
+from digest.mail.delivery import preview_digest
 
 
 class Command(BaseCommand):

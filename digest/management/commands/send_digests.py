@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import Subscriber
-from digest import delivery
+from digest.mail import delivery
 
 
 class Command(BaseCommand):

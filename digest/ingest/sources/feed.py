@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from digest.sources.common import (
+from digest.ingest.sources.common import (
     Item,
     Parsed,
     clean_text,
@@ -20,7 +20,7 @@ from digest.sources.common import (
     is_html,
     split_authors,
 )
-from digest.sources.safexml import read_feed
+from digest.ingest.sources.safexml import read_feed
 
 # The content names no day of its own: a run lists it on the day it ran.
 NAMES_ITS_DAY = False

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import feedparser
 
-from digest.sources.common import Parsed, local_date, most_common_day
+from digest.ingest.sources.common import Parsed, local_date, most_common_day
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 # A whole declaration: name and external id, then an optional [internal subset] in which

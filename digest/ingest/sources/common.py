@@ -1,6 +1,6 @@
 """What every source parser shares: the parsed item, paper identity, clean text, dates.
 
-No Django models here: a parser turns bytes into ``Parsed``; ``digest.ingest`` stores it.
+No Django models here: a parser turns bytes into ``Parsed``; ``digest.ingest.store`` stores it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from digest.feedtext import plain, safe_url
+from digest.ingest.feedtext import plain, safe_url
 
 # New-style ids (2401.12345, 0704.0001) and old-style ones (cs/0503050, math.GT/0309136).
 _ID = r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from digest.paper_index import Doc, Hits, PaperIndex, cosine
+from digest.search.index import Doc, Hits, PaperIndex, cosine
 
 POPULARITY = 0.25
 HALF = 2.0  # the relevance at which the relevance part is half its maximum

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from digest import delivery
+from accounts.schedule import local_date
+from digest.mail import delivery
 from digest.models import Digest, Suppression
-from digest.schedule import local_date
 
 
 def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:

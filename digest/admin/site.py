@@ -19,10 +19,10 @@ class PaperwireAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # Imported here: this module loads before the apps' models are ready.
-        from digest import dashboard
+        from digest.admin import dashboard
 
         return super().index(request, {"dashboard": dashboard.summary(), **(extra_context or {})})
 
 
 class PaperwireAdminConfig(AdminConfig):
-    default_site = "digest.admin_site.PaperwireAdminSite"
+    default_site = "digest.admin.site.PaperwireAdminSite"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from digest.sources.common import (
+from digest.ingest.sources.common import (
     Item,
     Parsed,
     clean_text,
@@ -19,7 +19,7 @@ from digest.sources.common import (
     identify,
     split_authors,
 )
-from digest.sources.safexml import read_feed
+from digest.ingest.sources.safexml import read_feed
 
 # The content names no day of its own: a run lists it on the day it ran.
 NAMES_ITS_DAY = False

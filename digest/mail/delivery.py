@@ -39,10 +39,10 @@ from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Subscriber
-from digest.handoff import Outcome, Result, hand_off
+from accounts.schedule import local_date
+from digest.mail.handoff import Outcome, Result, hand_off
+from digest.mail.tracking import suppress
 from digest.models import Digest, DigestItem, Paper, Suppression
-from digest.schedule import local_date
-from digest.tracking import suppress
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ def _compose(
 
 
 def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):
-    from digest.compose import build_message, render_digest
+    from digest.mail.compose import build_message, render_digest
 
     rendered = render_digest(subscriber, matches, digest=digest)
     return build_message(subscriber, rendered, digest=digest, to=to)
@@ -437,7 +437,7 @@ def plan(
 
 def preview_digest(subscriber: Subscriber, now: dt.datetime | None = None):
     """The digest this subscriber would get now (a RenderedDigest), or None if nothing new."""
-    from digest.compose import render_digest
+    from digest.mail.compose import render_digest
 
     now = now or timezone.now()
     edition = _edition(subscriber, now, force=True)

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.headers import token_page
 from accounts.tokens import InvalidToken, read_token
-from digest.compose import render_webview
-from digest.feedback import vote_from_token
-from digest.feedtext import plain
+from digest.ingest.feedtext import plain
+from digest.mail.compose import render_webview
+from digest.mail.feedback import vote_from_token
 from digest.models import Digest
 
 

@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from digest import sources
-from digest.fetch import FetchError, HTTPStatusError, fetch
+from digest.ingest import sources
+from digest.ingest.fetch import FetchError, HTTPStatusError, fetch
+from digest.ingest.sources.common import Item, Parsed
 from digest.models import Listing, Paper, Source, SourceRun
-from digest.sources.common import Item, Parsed
 
 logger = logging.getLogger(__name__)
 

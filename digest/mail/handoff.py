@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from requests.adapters import HTTPAdapter
 
-from digest.throttle import SendThrottle
+from digest.mail.throttle import SendThrottle
 
 logger = logging.getLogger(__name__)
 

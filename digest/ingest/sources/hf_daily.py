@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from urllib.parse import urlencode
 
-from digest.sources.common import (
+from digest.ingest.sources.common import (
     Item,
     Parsed,
     Rejected,

@@ -9,8 +9,11 @@ number the pages. Filtered lists and small tables are counted exactly.
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 
 # Below this many rows an exact count is cheap and less surprising.
@@ -41,3 +44,23 @@ class LargeTablePaginator(Paginator):
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return estimate
         return super().count
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """A changelist over a table that may hold millions of rows."""
+
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+
+
+def count_of(model, field: str, **filters) -> Coalesce:
+    """A per-row count of ``model`` rows pointing at the row through ``field``:
+    a correlated subquery, evaluated only for the rows of the page shown."""
+    rows = (
+        model.objects.filter(**{field: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)

@@ -38,8 +38,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.links import absolute, manage_url, unsubscribe_url
 from accounts.tokens import make_token
-from digest.feedback import vote_token
-from digest.feedtext import (
+from digest.ingest.feedtext import (
     excerpt,
     highlight,
     join_words,
@@ -48,6 +47,7 @@ from digest.feedtext import (
     shorten_authors,
     wrap,
 )
+from digest.mail.feedback import vote_token
 
 if TYPE_CHECKING:
     from accounts.models import Subscriber
@@ -297,7 +297,7 @@ def _inlined_template(name: str):
     return engines["django"].from_string(_INLINER.inline(source))
 
 
-@receiver(file_changed, dispatch_uid="digest.compose.template_changed")
+@receiver(file_changed, dispatch_uid="digest.mail.compose.template_changed")
 def _forget_inlined_templates(sender, file_path: Path, **kwargs) -> None:
     # The development server reloads templates without restarting; follow it.
     if file_path.suffix == ".html":

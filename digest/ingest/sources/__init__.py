@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from digest.ingest.sources import arxiv_api, arxiv_listing, feed, hf_daily
 from digest.models import Source
-from digest.sources import arxiv_api, arxiv_listing, feed, hf_daily
 
 PARSERS: dict[str, ModuleType] = {
     Source.Kind.HF_DAILY: hf_daily,

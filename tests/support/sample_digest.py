@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from accounts.models import Subscriber
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
 from digest.matching import Match
 from digest.models import Digest, DigestItem, Paper, Topic
 
-SAMPLE = Path(__file__).parent / "data" / "hf_daily_papers_2026-08-20.json"
+SAMPLE = Path(__file__).parent.parent / "data" / "hf_daily_papers_2026-08-20.json"
 
 
 def sample_papers(limit: int = 10) -> list[Paper]:

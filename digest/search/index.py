@@ -13,8 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest import topic_language as tl
-from digest.text import STOP_WORDS, analyse, clean, fold
+from digest.search import language as tl
+from digest.search.text import STOP_WORDS, analyse, clean, fold
 
 # BM25F: a word in the title counts as TITLE_WEIGHT words in the abstract.
 TITLE_WEIGHT = 3.0

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -47,3 +48,8 @@ def confirmed_action(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, "admin/confirm_action.html", context)
+
+
+def log_change(request: HttpRequest, objects, message: str, flag: int = CHANGE) -> None:
+    """One admin log line per object, as the admin writes for its own edits."""
+    LogEntry.objects.log_actions(request.user.pk, list(objects), flag, change_message=message)

@@ -12,7 +12,7 @@ from django.core import mail
 from accounts.models import Subscriber
 from digest.models import Listing, Paper, Source, Topic
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 DAY = dt.date(2026, 8, 20)
 _numbers = itertools.count()
 LINK_RE = re.compile(r"https?://[^\s\"<>]+/(?:confirm|manage/sign-in)/[^\s\"<>/]+/")
@@ -21,7 +21,7 @@ LINK_RE = re.compile(r"https?://[^\s\"<>]+/(?:confirm|manage/sign-in)/[^\s\"<>/]
 def load_real_day(day: dt.date = DAY) -> dt.date:
     """Ingest the recorded Hugging Face Daily Papers of 20 Aug 2026 (15 papers),
     listed on ``day``."""
-    from digest.ingest import ingest_file
+    from digest.ingest.store import ingest_file
 
     ingest_file(DATA / "hf_daily_papers_2026-08-20.json", day=day)
     return day

@@ -1,4 +1,4 @@
-"""The operators' admin for topics, sources, papers, digests and deliverability.
+"""The operators' admin for the catalogue and the papers: topics, sources, their runs, papers.
 
 Every changelist runs a fixed number of queries whatever its length: foreign
 keys are joined (``list_select_related``), per-row counts are correlated
@@ -12,65 +12,35 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Subscriber
-from digest import dashboard, matching, resend
-from digest.admin_confirm import confirmed_action
-from digest.admin_paging import LargeTablePaginator
-from digest.admin_panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
+from digest import matching
+from digest.admin import dashboard
+from digest.admin.actions import log_change
+from digest.admin.paging import BigTableAdmin, count_of
+from digest.admin.panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
 from digest.models import (
     Digest,
     DigestItem,
-    EmailEvent,
-    Feedback,
     Listing,
     Paper,
     Source,
     SourceRun,
-    Suppression,
     Topic,
 )
-from digest.topic_language import ARXIV_ID
+from digest.search.language import ARXIV_ID
 
 PREVIEW_MATCHES = 10
 # Django 6 will assume https for a URL typed without a scheme; do so already.
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
-
-
-def count_of(model, field: str, **filters) -> Coalesce:
-    """A per-row count of ``model`` rows pointing at the row through ``field``:
-    a correlated subquery, evaluated only for the rows of the page shown."""
-    rows = (
-        model.objects.filter(**{field: OuterRef("pk")}, **filters)
-        .order_by()
-        .values(field)
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
-
-
-def log_change(request: HttpRequest, objects, message: str, flag: int = CHANGE) -> None:
-    """One admin log line per object, as the admin writes for its own edits."""
-    LogEntry.objects.log_actions(request.user.pk, list(objects), flag, change_message=message)
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """A changelist over a table that may hold millions of rows."""
-
-    paginator = LargeTablePaginator
-    show_full_result_count = False
 
 
 # Topics --------------------------------------------------------------------------------
@@ -383,181 +353,3 @@ class PaperAdmin(BigTableAdmin):
 
 
 # Digests -------------------------------------------------------------------------------
-
-
-class DigestItemInline(ReadOnlyInline):
-    model = DigestItem
-    fields = ["rank", "paper", "score", "why"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("paper")
-
-
-class EmailEventInline(ReadOnlyInline):
-    model = EmailEvent
-    fields = ["event_type", "recipient", "timestamp", "received_at", "description"]
-
-
-@admin.register(Digest)
-class DigestAdmin(BigTableAdmin):
-    list_display = [
-        "subscriber",
-        "edition",
-        "status",
-        "created_at",
-        "sent_at",
-        "attempts",
-        "message_id",
-    ]
-    list_filter = ["status", "created_at"]
-    list_select_related = ["subscriber"]
-    search_fields = ["subscriber__email", "=message_id"]
-    ordering = ["-created_at"]
-    inlines = [DigestItemInline, EmailEventInline]
-    actions = ["resend_failed"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # Every field: a digest is a record of what happened, not something to edit.
-        return [field.name for field in Digest._meta.concrete_fields if field.name != "id"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.action(description="Resend selected failed digests", permissions=["change"])
-    def resend_failed(self, request: HttpRequest, queryset) -> None:
-        digests = list(queryset.select_related("subscriber"))
-        now = timezone.now()
-        for digest in digests:
-            reason = resend.why_not_resendable(digest, now)
-            if reason:
-                self.message_user(request, f"Not resent: {digest}: {reason}.", messages.WARNING)
-        counts = resend.resend_failed(digests, now)
-        log_change(request, digests, "Resend requested.")
-        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        self.message_user(request, f"Resend: {summary or 'nothing to do'}.", messages.INFO)
-
-
-# Deliverability ------------------------------------------------------------------------
-
-
-class EventTypeFilter(admin.SimpleListFilter):
-    """Anymail's normalized event types: a fixed list, no DISTINCT over the table."""
-
-    title = "event type"
-    parameter_name = "event_type"
-    TYPES = ["bounced", "complained", "unsubscribed", "deferred", "rejected", "failed",
-             "delivered", "opened", "clicked", "sent", "queued", "unknown"]  # fmt: skip
-
-    def lookups(self, request, model_admin):
-        return [(value, value) for value in self.TYPES]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(event_type=self.value()) if self.value() else queryset
-
-
-@admin.register(EmailEvent)
-class EmailEventAdmin(BigTableAdmin):
-    list_display = ["received_at", "event_type", "recipient", "digest_link", "short_description"]
-    list_filter = [EventTypeFilter, "received_at"]
-    search_fields = ["=recipient", "=message_id"]
-    ordering = ["-received_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # events come from the provider's webhooks only
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.display(description="digest")
-    def digest_link(self, event: EmailEvent) -> str:
-        if event.digest_id is None:
-            return "-"
-        url = reverse("admin:digest_digest_change", args=[event.digest_id])
-        return format_html('<a href="{}">#{}</a>', url, event.digest_id)
-
-    @admin.display(description="description")
-    def short_description(self, event: EmailEvent) -> str:
-        return event.description[:120]
-
-
-class LiftForm(forms.Form):
-    reactivate = forms.BooleanField(
-        required=False,
-        label="Also resume their digests",
-        help_text="Only when the person asked for it. Otherwise they are marked unsubscribed "
-        "and can sign up again themselves.",
-    )
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["email", "reason", "created_at", "event"]
-    list_filter = ["reason"]
-    list_select_related = ["event"]
-    search_fields = ["email"]
-    ordering = ["-created_at"]
-    raw_id_fields = ["event"]
-    actions = ["lift"]
-
-    def get_actions(self, request):
-        # Lifting is deliberate: only through "lift", with its confirmation page.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_lift_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("digest.delete_suppression")
-
-    @admin.action(description="Lift selected suppressions…", permissions=["lift"])
-    def lift(self, request: HttpRequest, queryset):
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            title="Lift suppressions",
-            warning=(
-                "These addresses bounced, complained or unsubscribed at the provider. Mailing "
-                "them again can hurt this server's reputation with every mailbox provider. "
-                "Lift a suppression only when you know the address works and its owner wants "
-                "the emails."
-            ),
-            form_class=LiftForm,
-            perform=self._lift,
-        )
-
-    def _lift(self, request: HttpRequest, queryset, form: LiftForm) -> None:
-        suppressions = list(queryset)
-        emails = [s.email for s in suppressions]
-        log_change(request, suppressions, "Lifted the suppression.", DELETION)
-        queryset.delete()
-        held = Subscriber.objects.filter(email__in=emails, status=Subscriber.Status.SUPPRESSED)
-        reactivate = form.cleaned_data["reactivate"]
-        for subscriber in held:
-            if reactivate:
-                subscriber.status = Subscriber.Status.ACTIVE
-                subscriber.soft_bounces = 0
-                subscriber.schedule_next()
-            else:
-                subscriber.status = Subscriber.Status.UNSUBSCRIBED
-                subscriber.unsubscribed_at = timezone.now()
-                subscriber.next_send_at = None
-            subscriber.save()
-        self.message_user(
-            request,
-            f"Lifted {len(suppressions)} suppression(s); "
-            f"{len(held)} subscriber(s) now {'active' if reactivate else 'unsubscribed'}.",
-            messages.SUCCESS,
-        )
-
-
-@admin.register(Feedback)
-class FeedbackAdmin(BigTableAdmin):
-    list_display = ["created_at", "subscriber", "value", "paper"]
-    list_filter = ["value"]
-    list_select_related = ["subscriber", "paper"]
-    search_fields = ["subscriber__email"]
-    ordering = ["-created_at"]
-    raw_id_fields = ["subscriber", "paper"]

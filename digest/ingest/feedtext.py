@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from digest.text import fold
+from digest.search.text import fold
 
 # Elements whose content is code or invisible, dropped with what they hold. An element
 # left unclosed runs to the end of the text: it is dropped to the end too.

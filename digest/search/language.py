@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from digest.text import STOP_WORDS, clean, fold, initialism, stem
+from digest.search.text import STOP_WORDS, clean, fold, initialism, stem
 
 # One line for a form's help text; templates/digest/topic_syntax_help.html is the table.
 CHEAT_SHEET = (

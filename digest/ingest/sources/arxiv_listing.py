@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 
-from digest.sources.common import (
+from digest.ingest.sources.common import (
     Item,
     Parsed,
     clean_text,
@@ -23,7 +23,7 @@ from digest.sources.common import (
     parse_date,
     split_authors,
 )
-from digest.sources.safexml import read_xml
+from digest.ingest.sources.safexml import read_xml
 
 # The list is of one day, which the content names (see sources/__init__.py).
 NAMES_ITS_DAY = True

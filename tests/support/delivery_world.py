@@ -14,10 +14,10 @@ from pathlib import Path
 from django.test import override_settings
 
 from accounts.models import Subscriber
-from digest.ingest import ingest_file
+from digest.ingest.store import ingest_file
 from digest.models import Paper, Source, Topic
 
-SAMPLE = Path(__file__).parent / "data" / "hf_daily_papers_2026-08-20.json"
+SAMPLE = Path(__file__).parent.parent / "data" / "hf_daily_papers_2026-08-20.json"
 # 07:00 UTC on the sample's day: 07:00 for UTC subscribers, who are due at that hour.
 NOW = dt.datetime(2026, 8, 20, 7, 0, tzinfo=dt.UTC)
 DAY = NOW.date()
