@@ -8,9 +8,10 @@ a Hugging Face page from a loopback server and ingested by the real ingest code;
 subscribers are inserted in bulk (COPY); real Celery workers (``celery -A config worker``,
 started here) run ``digest.tasks.dispatch_due`` and its ``send_digest_chunk`` tasks, which
 match, store, render and hand each message to the real Anymail Postmark backend, pointed at a
-loopback stand-in provider (``bench/standin.py``). It prints each stage's time, the peak
-memory of every process, what the stand-in received, and the naive one-at-a-time figures
-beside them; then it runs the hand-off with one and with two worker processes.
+loopback stand-in provider (``tests/support/fake_provider.py``, the tests' own). It prints
+each stage's time, the peak memory of every process, what the stand-in received, and the
+naive one-at-a-time figures beside them; then it runs the hand-off with one and with two
+worker processes.
 
 Stage times: "ingest" is wall time here; the others are worker-seconds summed over every task,
 measured inside the workers by ``bench/timing.py``. "end to end" is wall time from the start

@@ -14,13 +14,11 @@ import contextlib
 import datetime as dt
 import json
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from django.apps import apps
@@ -31,6 +29,7 @@ from django.utils import timezone
 
 from bench import data
 from bench.procs import Fleet, MemoryWatch
+from tests.support.feedserver import FeedServer, Reply
 
 Say = Callable[[str], None]
 STAGES = ("dispatch", "match", "store", "render", "handoff")
@@ -93,32 +92,15 @@ def wipe() -> None:
 @contextlib.contextmanager
 def serve_listings(papers: list[data.GenPaper], day: dt.date) -> Iterator[str]:
     """Serve the day's arXiv listing at /rss/cs.LG and the Hugging Face page at
-    /api/daily_papers (any query) from a loopback server; yield its base URL."""
-    bodies = {
-        "/rss/cs.LG": (data.arxiv_listing_rss(papers, day), "application/rss+xml"),
-        "/api/daily_papers": (data.hf_daily_json(papers, day), "application/json"),
-    }
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format, *args) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            body, kind = bodies.get(self.path.split("?")[0], (b"", "text/plain"))
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    /api/daily_papers (any query) from the tests' loopback feed server; yield its base URL."""
+    with FeedServer() as server:
+        server.routes["/rss/cs.LG"] = Reply(
+            data.arxiv_listing_rss(papers, day), headers={"Content-Type": "application/rss+xml"}
+        )
+        server.routes["/api/daily_papers"] = Reply(
+            data.hf_daily_json(papers, day), headers={"Content-Type": "application/json"}
+        )
+        yield server.url("").rstrip("/")
 
 
 def ingest(papers: list[data.GenPaper], day: dt.date) -> dict[str, dict]:

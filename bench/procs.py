@@ -50,10 +50,11 @@ class Fleet:
         return proc
 
     def start_standin(self, *, latency_ms: float = 0.0) -> int:
-        """Start the stand-in provider; return its port."""
+        """Start the stand-in provider (the tests' ``tests/support/fake_provider.py``, as a
+        process of its own); return its port."""
         proc = self._spawn(
             "standin",
-            [sys.executable, "-m", "bench.standin", "--latency-ms", str(latency_ms)],
+            [sys.executable, "-m", "tests.support.fake_provider", "--latency-ms", str(latency_ms)],
             {**os.environ},
             stdout=subprocess.PIPE,
         )

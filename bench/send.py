@@ -14,8 +14,8 @@ Each stage is a function taking the prepared data and returning its figures, so 
 stages (the hand-off to a provider) sit beside it and ``main()`` runs those asked for.
 
 Stage "handoff" (``--stage handoff``): ``--renders`` built messages handed through the real
-Anymail Postmark backend to the loopback stand-in (``bench/standin.py``, its own process),
-without and with 50 ms of added latency per request, in messages per second: the naive
+Anymail Postmark backend to the loopback stand-in (``tests/support/fake_provider.py``, as its
+own process), without and with 50 ms of added latency per request, in messages per second: the naive
 one-at-a-time send (a connection per message), one connection one at a time, then
 ``digest.mail.handoff.hand_off`` as a chunk sends (one connection, a thread pool of 8, 16 or 32
 requests in flight), and two forked processes as two workers. Goals: 500/s without

@@ -4,6 +4,7 @@ environment (see .env.example); the defaults run on a laptop with no servers."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -118,18 +119,38 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Redis when configured; otherwise a cache directory every local process shares.
+# Redis when configured: three databases of it, one per job, so that neither an eviction
+# policy suited to a cache nor a `cache.clear()` (FLUSHDB) can drop a queued task. With
+# REDIS_URL=redis://host:6379/N the broker is database N, task results N+1, the cache N+2;
+# CELERY_BROKER_URL, CELERY_RESULT_BACKEND and CACHE_URL override each one.
 REDIS_URL = env_str("REDIS_URL")
+
+
+def _redis_database(url: str, offset: int) -> str:
+    parts = urlsplit(url)
+    base = parts.path.strip("/") or "0"
+    if not base.isdigit() or int(base) + offset > 15:
+        raise ImproperlyConfigured(
+            f"REDIS_URL must end in a database number from 0 to 13 (it uses that one and the "
+            f"next two), not {url!r}"
+        )
+    return urlunsplit(parts._replace(path=f"/{int(base) + offset}"))
+
+
 if REDIS_URL:
     env_url("REDIS_URL", REDIS_URL, schemes=("redis", "rediss"))
+CACHE_URL = env_str("CACHE_URL") or (_redis_database(REDIS_URL, 2) if REDIS_URL else "")
+if CACHE_URL:
+    env_url("CACHE_URL", CACHE_URL, schemes=("redis", "rediss"))
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             "KEY_PREFIX": "paperwire",
         }
     }
 else:
+    # A cache directory every local process shares.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -146,13 +167,15 @@ CELERY_BROKER_URL = (
 )
 CELERY_RESULT_BACKEND = (
     env_str("CELERY_RESULT_BACKEND")
-    or REDIS_URL
+    or (_redis_database(REDIS_URL, 1) if REDIS_URL else "")
     or (f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
+# Nothing reads a task's return value but the `ping` round trip, which asks for its own.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 # A task is acknowledged after it ran, so a worker killed mid-task leaves it
 # in the queue for another worker; tasks are written to be safe to run twice.
@@ -160,8 +183,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Ingest has a queue of its own, so a slow source never delays the morning's digests
+# behind it; `celery -A config worker -Q celery,ingest` consumes both (or run one worker
+# per queue). Everything else goes to Celery's default queue, "celery".
+CELERY_TASK_ROUTES = {
+    "digest.tasks.ingest_all": {"queue": "ingest"},
+    "digest.tasks.ingest_source_task": {"queue": "ingest"},
+}
+WORKER_QUEUES = ("celery", "ingest")
 if CELERY_BROKER_URL.startswith("redis"):
-    # An unacknowledged message goes back to the queue after this many seconds.
+    # An unacknowledged message goes back to the queue after this many seconds: it must be
+    # longer than any task may run (digest.checks refuses a shorter one).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
     }
@@ -215,7 +247,8 @@ INGEST_MINUTE_UTC = env_int("INGEST_MINUTE_UTC", 30, minimum=0)
 # Tests and intranet sources live on private addresses; the public internet does not.
 FETCH_ALLOW_PRIVATE = env_bool("FETCH_ALLOW_PRIVATE", False)
 FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
-FETCH_TIMEOUT = env_float("FETCH_TIMEOUT", 30.0, minimum=0.1)
+# One fetch of one source, every attempt, retry and wait included.
+FETCH_TIMEOUT = env_float("FETCH_TIMEOUT", 60.0, minimum=0.1)
 FETCH_CONNECT_TIMEOUT = env_float("FETCH_CONNECT_TIMEOUT", 10.0, minimum=0.1)
 FETCH_READ_TIMEOUT = env_float("FETCH_READ_TIMEOUT", 20.0, minimum=0.1)
 FETCH_RETRIES = env_int("FETCH_RETRIES", 3, minimum=0)
@@ -292,14 +325,44 @@ LOGGING["handlers"]["console"].setdefault("filters", []).append("redact_tokens")
 LOGGING.setdefault("loggers", {})["django.server"] = {"handlers": ["console"], "propagate": False}
 
 # Delivery. See docs/delivery.md.
-# A claimed digest not finished within its lease is taken over by the next dispatch tick;
-# each claim also gets len(chunk) / SEND_RATE_PER_SECOND seconds on top.
-DIGEST_LEASE_SECONDS = env_int("DIGEST_LEASE_SECONDS", 900, minimum=30)
+# A chunk holds its claims for this long from its last renewal; it renews them every
+# quarter of it while it runs, so a killed worker's digests are taken over by the first
+# dispatch tick a lease after it died.
+DIGEST_LEASE_SECONDS = env_int("DIGEST_LEASE_SECONDS", 60, minimum=10)
+# The longest one chunk goes on starting sends (plus len(chunk) / SEND_RATE_PER_SECOND):
+# what it has not sent by then is released to the next tick.
+DIGEST_CHUNK_SECONDS = env_int("DIGEST_CHUNK_SECONDS", 900, minimum=60)
+# A digest released for a retry (provider down, throttled, lookup failed) is taken again
+# by the first dispatch tick this long after.
+DIGEST_RETRY_SECONDS = env_int("DIGEST_RETRY_SECONDS", 300, minimum=0)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 5, minimum=1)
+DISPATCH_EVERY_SECONDS = env_int("DISPATCH_EVERY_SECONDS", 60, minimum=1)
 SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 32, minimum=1)
 SEND_RETRIES = env_int("SEND_RETRIES", 4, minimum=0)
 SEND_RETRY_BACKOFF = env_float("SEND_RETRY_BACKOFF", 1.0, minimum=0.0)
 SEND_MAX_WAIT = env_float("SEND_MAX_WAIT", 120.0, minimum=0.0)
+# Celery time limits, (soft, hard) seconds, derived from the above. A chunk stops starting
+# sends after DIGEST_CHUNK_SECONDS (plus its share of the rate limit) and then records: its
+# soft limit is a lease later, its hard one a lease after that. An ingest fetch gives up
+# after FETCH_TIMEOUT, retries and waits included; parsing and storing get 5 minutes.
+_RATE_SHARE = DIGEST_CHUNK_SIZE / SEND_RATE_PER_SECOND if SEND_RATE_PER_SECOND else 0
+SEND_TASK_TIME_LIMITS = (
+    DIGEST_CHUNK_SECONDS + _RATE_SHARE + DIGEST_LEASE_SECONDS,
+    DIGEST_CHUNK_SECONDS + _RATE_SHARE + 2 * DIGEST_LEASE_SECONDS,
+)
+INGEST_TASK_TIME_LIMITS = (FETCH_TIMEOUT + 300, FETCH_TIMEOUT + 360)
+# The rest (dispatch, ping, the daily clean-up) take seconds.
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = 300, 360
+CELERY_TASK_ANNOTATIONS = {
+    "digest.tasks.send_digest_chunk": {
+        "soft_time_limit": SEND_TASK_TIME_LIMITS[0],
+        "time_limit": SEND_TASK_TIME_LIMITS[1],
+    },
+    "digest.tasks.ingest_source_task": {
+        "soft_time_limit": INGEST_TASK_TIME_LIMITS[0],
+        "time_limit": INGEST_TASK_TIME_LIMITS[1],
+    },
+}
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 WEBHOOK_STALE_AFTER_DAYS = env_int("WEBHOOK_STALE_AFTER_DAYS", 7, minimum=1)
 if "WEBHOOK_SECRET" not in ANYMAIL:

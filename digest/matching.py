@@ -130,6 +130,8 @@ class DayIndex:
 
 _cache: dict[tuple, DayIndex] = {}
 _cache_lock = threading.Lock()
+# Set in Celery worker processes (config/celery.py), where a day's index lives all day.
+FREEZE_INDEXES = False
 
 
 def _key(paper: Paper) -> tuple:
@@ -161,10 +163,13 @@ def day_index(papers: Sequence[Paper]) -> DayIndex:
             while len(_cache) >= 2:
                 del _cache[next(iter(_cache))]
             cached = DayIndex(list(papers))
-            # The index is kept all day; without this every full garbage collection
-            # rescans its ~10^6 small objects, a third of a worker's time in the daily
-            # run (docs/scaling.md). Reference counting still frees it when replaced.
-            gc.freeze()
+            if FREEZE_INDEXES:
+                # The index is kept all day; without this every full garbage collection
+                # rescans its ~10^6 small objects, a third of a worker's time in the daily
+                # run (docs/scaling.md). Reference counting still frees it when replaced.
+                # Collected first: garbage pending now would otherwise be frozen for good.
+                gc.collect()
+                gc.freeze()
         _cache[key] = cached  # last used last
         return cached
 

@@ -145,6 +145,9 @@ class Digest(models.Model):
         SENT = "sent", "Sent"
         SKIPPED = "skipped", "Skipped (nothing new)"
         FAILED = "failed", "Failed"
+        # A worker died after the request may have reached a provider that cannot be asked
+        # whether it holds the message: never sent again by itself (docs/delivery.md).
+        UNKNOWN = "unknown", "Maybe sent (worker lost mid-send)"
 
     subscriber = models.ForeignKey(
         "accounts.Subscriber", on_delete=models.CASCADE, related_name="digests"
@@ -158,6 +161,11 @@ class Digest(models.Model):
     # Which claim owns the row: a worker writes its own random token, then reads back
     # the rows carrying it, so a bulk conditional UPDATE still says who won each row.
     claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    # Written before the request to the provider goes, and cleared when the chunk records
+    # an outcome: a claim taken over with it set may be at the provider already.
+    sending_at = models.DateTimeField(null=True, blank=True)
+    # When the provider accepted the message (written as soon as it answers, before the
+    # digest is recorded as sent).
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     subject = models.CharField(max_length=300, blank=True)

@@ -99,15 +99,21 @@ def ingest_today(now: dt.datetime) -> list[Source]:
 
 
 def digests_today(now: dt.datetime) -> dict[str, int]:
-    """Digests created since midnight UTC, by status."""
-    counts = dict(
-        Digest.objects.filter(created_at__gte=day_start(now))
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+    """Digests created since midnight UTC: finished ones by status; claimed ones split into
+    those a live worker holds now (its lease renewed, not yet run out) and those waiting
+    for a dispatch tick (released for a retry, or left by a worker that died)."""
+    claimed = Q(status=Digest.Status.CLAIMED)
+    held = claimed & Q(lease_expires_at__gt=now) & ~Q(claim_token="")
+    counts = {
+        value: Count("id", filter=Q(status=value))
+        for value in Digest.Status.values
+        if value != Digest.Status.CLAIMED
+    }
+    return Digest.objects.filter(created_at__gte=day_start(now)).aggregate(
+        **counts,
+        in_progress=Count("id", filter=held),
+        waiting=Count("id", filter=claimed & ~held),
     )
-    return {value: counts.get(value, 0) for value in Digest.Status.values}
 
 
 def delivery_rates(now: dt.datetime, window: dt.timedelta = RATE_WINDOW) -> dict[str, Rate]:

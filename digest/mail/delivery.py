@@ -8,12 +8,16 @@ The rules (docs/delivery.md explains them at length):
 - A worker claims (subscriber, edition) by inserting the unique ``Digest`` row with its
   own ``claim_token``, or by taking over a ``claimed`` row whose lease has expired (a
   conditional UPDATE); it then reads back the rows carrying its token. A row it did not
-  win is someone else's.
-- A subscriber stays due until their digest is finished (sent, skipped or failed), in
-  the same transaction that advances ``next_send_at``: a lost queue message, a killed
-  worker or a provider outage only delays the digest to a later dispatch tick.
-- The moment the provider accepts a message, a marker goes into the cache; a worker
-  taking over a claim finds it and records the digest as sent without sending again.
+  win is someone else's. The lease is short and renewed while the chunk runs, so a dead
+  worker's claims are free within a lease.
+- A subscriber stays due until their digest is finished (sent, skipped, failed or
+  unknown), in the same transaction that advances ``next_send_at``: a lost queue message,
+  a killed worker or a provider outage only delays the digest to a later dispatch tick.
+- Before a message's request goes, its row says so (``sending_at``); the moment the
+  provider accepts it, its row says that too (``sent_at``, ``message_id``). A worker
+  taking over a claim records an accepted digest as sent without sending again, and never
+  resends one that may have reached the provider without asking the provider first
+  (``digest.mail.lookup``); where the provider cannot be asked the digest is "unknown".
 - Everything is done per chunk with a fixed number of queries, whatever its size.
 
 Candidate papers: those with a Listing on or after the edition date of the subscriber's
@@ -29,17 +33,17 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Max, OuterRef, Q, Subquery
+from django.db.models import Case, F, Max, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from accounts.models import Subscriber
 from accounts.schedule import local_date
+from digest.mail import lookup
 from digest.mail.handoff import Outcome, Result, hand_off
 from digest.mail.tracking import suppress
 from digest.models import Digest, DigestItem, Paper, Suppression
@@ -48,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 7
 FIRST_DIGEST_DAYS = 1  # a first digest covers the edition day and the day before
-MARKER_TIMEOUT = 3 * 24 * 3600
 
 
 class NothingToSend(ValueError):
@@ -79,7 +82,8 @@ def sendable() -> Iterable[Subscriber]:
 
 
 def due_subscriber_ids(now: dt.datetime | None = None) -> list[int]:
-    """Due subscribers not already held by a live claim, oldest due first."""
+    """Due subscribers not already held by a live claim or waiting for a retry, oldest due
+    first."""
     now = now or timezone.now()
     held = Digest.objects.filter(status=Digest.Status.CLAIMED, lease_expires_at__gt=now)
     return list(
@@ -109,6 +113,65 @@ def chunks(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
 # Sending one chunk ---------------------------------------------------------------------
 
 
+@dataclass
+class Delivery:
+    """One digest of a chunk, from claim to record."""
+
+    digest: Digest
+    subscriber: Subscriber
+    message: object | None = None  # the built EmailMessage
+    items: list[tuple] = field(default_factory=list)  # (paper id, rank, score, why)
+    outcome: Outcome | None = None  # None once composed: nothing new, skipped
+    recovered: bool = False  # a previous owner's message, found accepted: not sent again
+
+    @property
+    def pk(self) -> int:
+        return self.digest.pk
+
+
+class Lease:
+    """A chunk's hold on its claims: ``DIGEST_LEASE_SECONDS`` from the last renewal.
+
+    ``beat()`` renews it in the database every quarter lease while the chunk runs, so a
+    killed worker's claims are free within one lease; no request starts after
+    ``deadline()``: the end of the lease as last renewed (less a margin), or the end of the
+    chunk's time (``DIGEST_CHUNK_SECONDS`` plus its share of the rate limit)."""
+
+    def __init__(self, token: str, now: dt.datetime, size: int) -> None:
+        self.token = token
+        self.now = now
+        self.seconds = settings.DIGEST_LEASE_SECONDS
+        self.started = self.renewed = time.monotonic()
+        self.margin = min(60.0, self.seconds / 10)
+        rate = settings.SEND_RATE_PER_SECOND
+        self.stop_at = self.started + settings.DIGEST_CHUNK_SECONDS + (size / rate if rate else 0)
+
+    def clock(self) -> dt.datetime:
+        """The chunk's ``now`` moved on by the time it has run (a test's fixed clock too)."""
+        return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
+
+    def expires_at(self) -> dt.datetime:
+        return self.clock() + dt.timedelta(seconds=self.seconds)
+
+    def deadline(self) -> float:
+        return min(self.renewed + self.seconds - self.margin, self.stop_at)
+
+    def beat(self) -> None:
+        if time.monotonic() - self.renewed >= self.seconds / 4:
+            self.renew()
+
+    def renew(self) -> None:
+        started = time.monotonic()
+        try:
+            Digest.objects.filter(claim_token=self.token, status=Digest.Status.CLAIMED).update(
+                lease_expires_at=self.expires_at()
+            )
+        except Exception:  # the database away: the old lease runs out, sending stops then
+            logger.warning("could not renew the lease of chunk %s", self.token, exc_info=True)
+            return
+        self.renewed = started
+
+
 def send_chunk(
     subscriber_ids: Sequence[int], now: dt.datetime | None = None, *, force: bool = False
 ) -> ChunkReport:
@@ -116,55 +179,40 @@ def send_chunk(
 
     ``force`` sends today's edition (local date at ``now``) whether or not it is due.
     """
-    started = time.monotonic()
     now = now or timezone.now()
     token = uuid.uuid4().hex
     subscribers = _load(subscriber_ids, now, force)
     editions = {s.pk: _edition(s, now, force) for s in subscribers}
-    rate = settings.SEND_RATE_PER_SECOND
-    lease = now + dt.timedelta(
-        seconds=settings.DIGEST_LEASE_SECONDS + (len(subscribers) / rate if rate else 0)
-    )
+    lease = Lease(token, now, len(subscribers))
     with transaction.atomic():
-        owned, finished = _claim(subscribers, editions, token, now, lease)
+        owned, finished = _claim(subscribers, editions, token, now, lease.expires_at())
+    by_id = {s.pk: s for s in subscribers}
+    chunk = [Delivery(digest, by_id[digest.subscriber_id]) for digest in owned]
     counts: Counter = Counter(not_ours=len(subscribers) - len(owned) - len(finished))
 
-    by_id = {s.pk: s for s in subscribers}
-    recovered = _accepted_markers(owned)
-    max_attempts = settings.DIGEST_MAX_ATTEMPTS
-    exhausted = [d for d in owned if d.pk not in recovered and d.attempts > max_attempts]
-    fresh = [d for d in owned if d.pk not in recovered and d not in exhausted]
-    messages, outcomes, items = _compose(fresh, by_id, editions)
-
-    built = dict(messages)
-
-    def remember(digest_id, message_id: str) -> None:
-        message = built[digest_id]
-        marker = {"message_id": message_id, "subject": message.subject, "items": items[digest_id]}
-        try:
-            cache.set(_marker_key(digest_id), marker, MARKER_TIMEOUT)
-        except Exception:  # the cache down: the chunk is still recorded below, as usual
-            logger.warning("could not store the acceptance marker of digest %s", digest_id)
-
-    # Start no request near the end of the lease: past it, another worker may take the
-    # claim over while a message is still on its way.
-    margin = min(60.0, settings.DIGEST_LEASE_SECONDS / 10)
-    deadline = started + (lease - now).total_seconds() - margin
-    outcomes.update(hand_off(messages, on_accepted=remember, deadline=deadline))
-    for digest_id, marker in recovered.items():
-        outcomes[digest_id] = Outcome(Result.SENT, message_id=marker["message_id"])
-        items[digest_id] = [tuple(item) for item in marker["items"]]
-    for digest in exhausted:
-        outcomes[digest.pk] = Outcome(
-            Result.FAILED, error=f"gave up after {digest.attempts - 1} attempts: {digest.error}"
-        )
-    subjects = {key: m.subject for key, m in built.items()}
-    subjects.update({key: marker["subject"] for key, marker in recovered.items()})
+    _settle_taken_over(chunk)
+    fresh = [d for d in chunk if d.outcome is None and not d.recovered]
+    _compose(fresh, editions)
+    lease.beat()  # matching a large chunk on a cold index can take a while
+    outgoing = [d for d in fresh if d.message is not None]
+    _prepare(outgoing)
+    by_pk = {d.pk: d for d in outgoing}
+    outcomes = hand_off(
+        [(d.pk, d.message) for d in outgoing],
+        before_send=lambda ids: _leaving([by_pk[pk] for pk in ids], lease),
+        on_accepted=lambda accepted: _accepted(accepted, by_pk, lease),
+        heartbeat=lease.beat,
+        deadline=lease.deadline,
+    )
+    for pk, outcome in outcomes.items():
+        by_pk[pk].outcome = outcome
 
     with transaction.atomic():
-        counts += _record(owned, finished, by_id, outcomes, items, subjects, token, now)
-    cache.delete_many([_marker_key(d.pk) for d in owned])
-    return ChunkReport(+counts)
+        counts += _record(chunk, [by_id[pk] for pk in finished], token, now)
+    report = ChunkReport(+counts)
+    if any(d.digest.attempts > 1 for d in chunk):
+        logger.info("chunk taking over earlier claims: %s", report)
+    return report
 
 
 def _load(ids: Sequence[int], now: dt.datetime, force: bool) -> list[Subscriber]:
@@ -256,17 +304,80 @@ def _claim(
     return owned, finished
 
 
-def _marker_key(digest_id: int) -> str:
-    return f"digest:accepted:{digest_id}"
+def _settle_taken_over(chunk: list[Delivery]) -> None:
+    """Decide what a previous owner left behind, before anything is sent:
+
+    - accepted by the provider (``sent_at``): recorded as sent, not sent again;
+    - about to leave, no answer recorded (``sending_at``): the provider may hold it, so it
+      is asked (``digest.mail.lookup``); held -> recorded as sent, not held -> sent as
+      usual, cannot be asked -> "unknown", left for the operator, never sent by itself;
+    - claimed ``DIGEST_MAX_ATTEMPTS`` times without an answer: failed.
+    """
+    find = lookup.finder()
+    for delivery in chunk:
+        digest = delivery.digest
+        if digest.attempts <= 1:
+            continue
+        if digest.sent_at is not None:
+            delivery.outcome = Outcome(Result.SENT, message_id=digest.message_id)
+            delivery.recovered = True
+        elif digest.sending_at is not None:
+            _ask_provider(delivery, find)
+        elif digest.attempts > settings.DIGEST_MAX_ATTEMPTS:
+            delivery.outcome = Outcome(
+                Result.FAILED, error=f"gave up after {digest.attempts - 1} attempts: {digest.error}"
+            )
 
 
-def _accepted_markers(owned: list[Digest]) -> dict[int, dict]:
-    """Digests a previous owner handed to the provider but died before recording."""
-    taken_over = [d.pk for d in owned if d.attempts > 1]
-    if not taken_over:
-        return {}
-    found = cache.get_many([_marker_key(pk) for pk in taken_over])
-    return {pk: found[_marker_key(pk)] for pk in taken_over if _marker_key(pk) in found}
+def _ask_provider(delivery: Delivery, find) -> None:
+    digest = delivery.digest
+    if find is None:
+        delivery.outcome = Outcome(
+            Result.UNKNOWN,
+            error="not sent again: its worker was lost after the request may have reached "
+            "the provider, which cannot be asked whether it holds it",
+        )
+        return
+    try:
+        message_id = find(digest.pk)
+    except lookup.LookupFailed as exc:
+        if digest.attempts > settings.DIGEST_MAX_ATTEMPTS:
+            delivery.outcome = Outcome(Result.UNKNOWN, error=f"not sent again: {exc}")
+        else:  # the next tick asks again
+            delivery.outcome = Outcome(Result.RETRY, error=str(exc)[:1000])
+        return
+    if message_id is not None:
+        delivery.outcome = Outcome(Result.SENT, message_id=message_id)
+        delivery.recovered = True
+    # Not held: it never arrived, and is sent like any other.
+
+
+def _leaving(leaving: list[Delivery], lease: Lease) -> list[int]:
+    """Record (committed) that these digests' requests are about to go; return the ids of
+    those still ours, which alone may go."""
+    ids = [d.pk for d in leaving]
+    ours = Digest.objects.filter(pk__in=ids, claim_token=lease.token, status=Digest.Status.CLAIMED)
+    at = timezone.now()
+    if ours.update(sending_at=at) != len(ids):  # some claim was lost: which ones?
+        ids = list(ours.filter(sending_at=at).values_list("pk", flat=True))
+    for delivery in leaving:
+        if delivery.pk in ids:
+            delivery.digest.sending_at = at
+    return ids
+
+
+def _accepted(accepted: dict[int, str], by_pk: dict[int, Delivery], lease: Lease) -> None:
+    """Record at once that the provider accepted these digests' messages."""
+    at = timezone.now()
+    Digest.objects.filter(pk__in=list(accepted), claim_token=lease.token).update(
+        sent_at=at,
+        message_id=Case(
+            *[When(pk=pk, then=Value(mid[:200])) for pk, mid in accepted.items()],
+            default=F("message_id"),
+        ),
+    )
+    for pk in accepted:
+        by_pk[pk].digest.sent_at = at
 
 
 def _since(edition: dt.date, previous: dt.date | None) -> dt.date:
@@ -312,30 +423,54 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
     return select_for_subscribers(subscribers, papers, since=since, listed=listed)
 
 
-def _compose(
-    digests: list[Digest], by_id: dict[int, Subscriber], editions: dict[int, dt.date]
-) -> tuple[list[tuple[int, object]], dict[int, Outcome | None], dict[int, list[tuple]]]:
-    """Match and build each digest's message: (messages to send, outcomes known already,
-    the items of each message). No match -> outcome None (skipped)."""
-    matches = _matches([by_id[d.subscriber_id] for d in digests], editions)
-    messages, outcomes, items = [], {}, {}
-    for digest in digests:
-        subscriber = by_id[digest.subscriber_id]
-        found = matches.get(subscriber.pk, [])
+def _compose(chunk: list[Delivery], editions: dict[int, dt.date]) -> None:
+    """Match and build each digest's message and items; no match -> skipped (outcome None,
+    no message), a digest that cannot be built -> failed."""
+    matches = _matches([d.subscriber for d in chunk], editions)
+    for delivery in chunk:
+        found = matches.get(delivery.subscriber.pk, [])
         if not found:
-            outcomes[digest.pk] = None
             continue
         try:
-            message = _build(subscriber, found, digest)
+            delivery.message = _build(delivery.subscriber, found, delivery.digest)
         except Exception as exc:  # one bad paper or subscriber must not stop the chunk
-            logger.exception("could not build digest %s", digest.pk)
-            outcomes[digest.pk] = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
+            logger.exception("could not build digest %s", delivery.pk)
+            delivery.outcome = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
             continue
-        items[digest.pk] = [
+        delivery.items = [
             (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
         ]
-        messages.append((digest.pk, message))
-    return messages, outcomes, items
+
+
+def _prepare(outgoing: list[Delivery]) -> None:
+    """Write each message's subject and papers before it can leave, so that a worker
+    taking the claim over after a crash can record it as sent from the row alone."""
+    if not outgoing:
+        return
+    for delivery in outgoing:
+        delivery.digest.subject = delivery.message.subject[:300]
+    retaken = [d.pk for d in outgoing if d.digest.attempts > 1]
+    if retaken:  # a previous owner composed it too, maybe from other papers
+        DigestItem.objects.filter(digest_id__in=retaken).delete()
+    _write_rows([d.digest for d in outgoing], ["subject"])
+    DigestItem.objects.bulk_create(
+        [
+            DigestItem(digest=d.digest, paper_id=paper, rank=rank, score=score, why=why)
+            for d in outgoing
+            for paper, rank, score, why in d.items
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _write_rows(digests: list[Digest], fields: list[str]) -> None:
+    # Each row's own values in one statement: every row exists, so this INSERT ... ON
+    # CONFLICT (id) always takes its UPDATE branch. (bulk_update's CASE with a branch per
+    # row cost 0.3 s of Python per 500 rows, and the database's work on it grows with the
+    # square of the chunk.)
+    Digest.objects.bulk_create(
+        digests, update_conflicts=True, unique_fields=["id"], update_fields=fields
+    )
 
 
 def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):
@@ -345,72 +480,43 @@ def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str
     return build_message(subscriber, rendered, digest=digest, to=to)
 
 
+_RECORDED = ["status", "subject", "message_id", "error", "sent_at", "sending_at"]
+
+
 def _record(
-    owned: list[Digest],
-    finished: list[int],
-    by_id: dict[int, Subscriber],
-    outcomes: dict[int, Outcome | None],
-    items: dict[int, list[tuple]],
-    subjects: dict[int, str],
-    token: str,
-    now: dt.datetime,
+    chunk: list[Delivery], finished: list[Subscriber], token: str, now: dt.datetime
 ) -> Counter:
     """Write every outcome of the chunk: a fixed number of queries, plus two for each
     address the provider refused for good (rare: it is suppressed after that)."""
     counts: Counter = Counter()
-    done_subscribers = [by_id[pk] for pk in finished]
+    done_subscribers = list(finished)
     # Only rows still carrying our token: a claim taken over meanwhile is the new owner's.
     # Locked until the end of the transaction (PostgreSQL; SQLite's transaction holds the
     # write lock), so no take-over or deletion comes between this read and the write below.
     ours = set(
         Digest.objects.select_for_update()
-        .filter(pk__in=[d.pk for d in owned], claim_token=token)
+        .filter(pk__in=[d.pk for d in chunk], claim_token=token)
         .values_list("pk", flat=True)
     )
     finished_at = timezone.now()
-    written, new_items = [], []
+    written, unsent = [], []
     refused: tuple[str, ...] = ()
-    for digest in owned:
-        outcome = outcomes.get(digest.pk)
-        digest.lease_expires_at = None
-        if outcome is None:
-            status = digest.status = Digest.Status.SKIPPED
-        elif outcome.result is Result.RETRY:
-            status = "retry"  # released: the next tick takes it over (attempts counts up)
-            digest.error = outcome.error
-            digest.lease_expires_at = now
-        elif outcome.result is Result.SENT:
-            status = digest.status = Digest.Status.SENT
-            digest.message_id = outcome.message_id[:200]
-            digest.sent_at = finished_at
-        else:
-            status = digest.status = Digest.Status.FAILED
-            digest.error = outcome.error
+    for delivery in chunk:
+        digest, outcome = delivery.digest, delivery.outcome
+        label = _apply(delivery, now, finished_at)
+        counts[label] += 1
+        if outcome is not None and outcome.result is Result.FAILED:
             refused += outcome.refused
-        if outcome is not None:
-            digest.subject = subjects.get(digest.pk, "")[:300]
-        counts[status] += 1
         if digest.pk not in ours:
             continue
         written.append(digest)
-        if status != "retry":
-            done_subscribers.append(by_id[digest.subscriber_id])
-        if status == Digest.Status.SENT:
-            new_items += [
-                DigestItem(digest=digest, paper_id=paper, rank=rank, score=score, why=why)
-                for paper, rank, score, why in items.get(digest.pk, [])
-            ]
-    # Each row's own values in one statement: every row exists and is locked, so this
-    # INSERT ... ON CONFLICT (id) always takes its UPDATE branch. (bulk_update's CASE with
-    # a branch per row cost 0.3 s of Python per 500 rows, and the database's work on it
-    # grows with the square of the chunk.)
-    Digest.objects.bulk_create(
-        written,
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=["status", "subject", "message_id", "error", "sent_at", "lease_expires_at"],
-    )
-    DigestItem.objects.bulk_create(new_items, ignore_conflicts=True)
+        if label in ("failed", "retry"):
+            unsent.append(digest.pk)
+        if label != "retry":
+            done_subscribers.append(delivery.subscriber)
+    _write_rows(written, [*_RECORDED, "lease_expires_at", "claim_token"])
+    # A failed or released digest's papers were not sent (composed again on a retry).
+    DigestItem.objects.filter(digest_id__in=unsent).delete()
     # The provider said at send time it will never deliver there (an address it marked
     # inactive after a hard bounce or complaint): the same rule as a hard-bounce webhook.
     for address in refused:
@@ -419,6 +525,36 @@ def _record(
     Subscriber.objects.bulk_update(done_subscribers, ["next_send_at"])
     Subscriber.objects.bulk_update(repaired, ["time_zone"])
     return counts
+
+
+def _apply(delivery: Delivery, now: dt.datetime, finished_at: dt.datetime) -> str:
+    """Set the digest's fields for its outcome; return the report's name for it."""
+    digest, outcome = delivery.digest, delivery.outcome
+    digest.lease_expires_at = None
+    if outcome is None:
+        digest.status = Digest.Status.SKIPPED
+        return "skipped"
+    if outcome.result is Result.RETRY:
+        # Released: no live worker holds it (no token) and the next dispatch tick after
+        # DIGEST_RETRY_SECONDS takes it over (attempts counts up).
+        digest.lease_expires_at = now + dt.timedelta(seconds=settings.DIGEST_RETRY_SECONDS)
+        digest.claim_token = ""
+        digest.error = outcome.error
+        if delivery.message is not None:  # its requests' outcome is known: not at the provider
+            digest.sending_at = None
+        return "retry"
+    if outcome.result is Result.SENT:
+        digest.status = Digest.Status.SENT
+        digest.message_id = outcome.message_id[:200]
+        digest.sent_at = digest.sent_at or finished_at
+        digest.error = ""
+        return "recovered" if delivery.recovered else "sent"
+    digest.error = outcome.error
+    if outcome.result is Result.UNKNOWN:
+        digest.status = Digest.Status.UNKNOWN
+        return "unknown"
+    digest.status = Digest.Status.FAILED
+    return "failed"
 
 
 # For the pages, the admin and the commands --------------------------------------------

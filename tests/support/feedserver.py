@@ -1,8 +1,10 @@
-"""A loopback HTTP server playing a remote feed host, for the ingest and fetch tests.
+"""A loopback HTTP server playing a remote feed host, for the ingest and fetch tests and
+the benchmarks' daily run (bench/pipeline.py).
 
 Each path answers with a ``Reply``, a list of Replies served in turn (the last one
-repeating), or a function given the request handler (to stall, drip or stream).
-Requests are recorded, so a test can prove that no connection was made.
+repeating), or a function given the request handler (to stall, drip or stream); a route
+without a query answers that path whatever the query. Requests are recorded, so a test can
+prove that no connection was made.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 server.requests.append((self.path, dict(self.headers)))
-                answer = server.routes.get(self.path, Reply(b"not found", 404))
+                answer = server.routes.get(self.path) or server.routes.get(
+                    self.path.split("?", 1)[0], Reply(b"not found", 404)
+                )
                 if isinstance(answer, list):
                     answer = answer.pop(0) if len(answer) > 1 else answer[0]
                 if callable(answer):
