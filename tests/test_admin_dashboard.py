@@ -60,7 +60,37 @@ def test_todays_digests_are_counted_by_status_since_midnight_utc():
     sent_digests(5, NOW - dt.timedelta(days=1))
     admin_rows.digest(Digest.Status.FAILED)
     Digest.objects.filter(status="failed").update(created_at=NOW)
-    assert dashboard.digests_today(NOW) == {"claimed": 0, "sent": 3, "skipped": 0, "failed": 1}
+    assert dashboard.digests_today(NOW) == {
+        "sent": 3,
+        "skipped": 0,
+        "failed": 1,
+        "unknown": 0,
+        "in_progress": 0,
+        "waiting": 0,
+    }
+
+
+@pytest.mark.django_db
+def test_in_progress_counts_only_digests_a_live_worker_holds():
+    live = admin_rows.digest(Digest.Status.CLAIMED)
+    retrying = admin_rows.digest(Digest.Status.CLAIMED)
+    abandoned = admin_rows.digest(Digest.Status.CLAIMED)
+    Digest.objects.update(created_at=NOW)
+    Digest.objects.filter(pk=live.pk).update(
+        claim_token="a" * 32, lease_expires_at=NOW + dt.timedelta(seconds=30)
+    )
+    # Released for a retry in five minutes: nobody holds it.
+    Digest.objects.filter(pk=retrying.pk).update(
+        claim_token="", lease_expires_at=NOW + dt.timedelta(minutes=5), error="HTTP 503"
+    )
+    # Its worker died: the lease ran out without a renewal.
+    Digest.objects.filter(pk=abandoned.pk).update(
+        claim_token="b" * 32, lease_expires_at=NOW - dt.timedelta(seconds=1)
+    )
+
+    counts = dashboard.digests_today(NOW)
+
+    assert (counts["in_progress"], counts["waiting"]) == (1, 2)
 
 
 @pytest.mark.django_db

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 
 import pytest
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Subscriber
 from digest import matching
 from digest.mail import delivery
+from digest.mail.handoff import Result, hand_off
 from digest.models import Digest, DigestItem, Listing, Paper, Suppression
 from digest.tasks import dispatch_due
 from tests.support.delivery_world import (
@@ -369,3 +374,29 @@ def test_it_sends_through_whichever_backend_is_configured(mailoutbox, settings):
     assert delivery.send_chunk([p.pk for p in people], NOW).counts == {"sent": 3}
 
     assert sorted(m.to[0] for m in mailoutbox) == sorted(p.email for p in people)
+
+
+class RecordingBackend(BaseEmailBackend):
+    """Records which connection object sent from which thread."""
+
+    used: list[tuple[int, int]] = []
+
+    def send_messages(self, messages) -> int:
+        RecordingBackend.used.append((id(self), threading.get_ident()))
+        time.sleep(0.02)  # long enough for the threads to overlap
+        return len(messages)
+
+
+def test_each_sending_thread_has_its_own_connection(settings):
+    settings.EMAIL_BACKEND = "tests.test_delivery.RecordingBackend"
+    RecordingBackend.used = []
+    messages = [(n, EmailMessage("s", "b", to=[f"r{n}@example.org"])) for n in range(12)]
+
+    outcomes = hand_off(messages, concurrency=4)
+
+    assert {o.result for o in outcomes.values()} == {Result.SENT}
+    connections = {connection for connection, _ in RecordingBackend.used}
+    threads = {thread for _, thread in RecordingBackend.used}
+    # Shared by nobody: as many connections as threads, each used by one thread only.
+    assert len(connections) == len(threads) > 1
+    assert len(set(RecordingBackend.used)) == len(connections)

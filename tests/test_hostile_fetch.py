@@ -7,13 +7,14 @@ deadline abort the fetch with a recorded error and free the worker for the next 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import zlib
 
 import pytest
 
 from digest.ingest import fetch as fetch_module
-from digest.ingest.fetch import BlockedURL, FetchTimeout, TooLarge, fetch
+from digest.ingest.fetch import BlockedURL, FetchError, FetchTimeout, TooLarge, fetch
 from digest.ingest.store import ingest_source
 from digest.models import Source
 from tests.support.feedserver import FeedServer, Reply
@@ -260,8 +261,119 @@ def test_it_frees_the_worker_when_a_source_never_answers(transactional_db, serve
     stuck = Source.objects.create(name="Stuck", kind=Source.Kind.FEED, url=server.url("/stuck"))
     good = Source.objects.create(name="Good", kind=Source.Kind.FEED, url=server.url("/good"))
     with celery_worker(concurrency=1, FETCH_TIMEOUT="1"):
-        ingest_all.delay().get(timeout=30)
+        ingest_all.apply_async(ignore_result=False).get(timeout=30)
         wait_for(lambda: SourceRun.objects.filter(finished_at__isnull=False).count() == 2, 60)
     assert SourceRun.objects.get(source=stuck).status == Source.Status.ERROR
     assert SourceRun.objects.get(source=good).status == Source.Status.OK
     assert SourceRun.objects.count() == 2  # the disabled source was not fetched
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[64:ff9b::7f00:1]",  # NAT64 (RFC 6052) wrapping 127.0.0.1
+        "[64:ff9b::a00:7]",  # NAT64 wrapping 10.0.0.7
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 wrapping the cloud metadata address
+        "[::7f00:1]",  # IPv4-compatible 127.0.0.1
+        "[::a00:7]",  # IPv4-compatible 10.0.0.7
+    ],
+)
+def test_it_judges_nat64_and_ipv4_compatible_addresses_by_the_ipv4_inside(host, settings):
+    settings.FETCH_ALLOW_PRIVATE = False
+    with pytest.raises(BlockedURL, match="non-public address"):
+        fetch(f"http://{host}/feed")
+
+
+def test_a_nat64_address_of_a_public_host_is_public():
+    assert fetch_module.is_public("64:ff9b::808:808")  # 8.8.8.8 through NAT64
+    assert not fetch_module.is_public("::1") and not fetch_module.is_public("::")
+
+
+def resolving(monkeypatch, name: str, *addresses: tuple[int, tuple]) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host != name:
+            return real(host, *args, **kwargs)
+        return [(family, socket.SOCK_STREAM, 6, "", sockaddr) for family, sockaddr in addresses]
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", getaddrinfo)
+
+
+def test_it_tries_every_address_of_a_host_until_one_answers(server, settings, monkeypatch):
+    settings.FETCH_ALLOW_PRIVATE = True
+    server.routes["/feed"] = Reply(FEED)
+    # Broken IPv6 first (nothing listens there), then an address nobody answers on, then
+    # the server: curl falls back from one to the next, and so do we.
+    resolving(
+        monkeypatch,
+        "feeds.example.test",
+        (socket.AF_INET6, ("::1", server.port, 0, 0)),
+        (socket.AF_INET, ("127.0.0.2", server.port)),
+        (socket.AF_INET, ("127.0.0.1", server.port)),
+    )
+    assert fetch(f"http://feeds.example.test:{server.port}/feed").body == FEED
+
+
+@pytest.fixture
+def no_proxy_exceptions(monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_it_sends_a_plain_http_fetch_through_the_proxy_to_the_checked_address(
+    server, settings, monkeypatch, no_proxy_exceptions
+):
+    settings.FETCH_ALLOW_PRIVATE = True
+    server.routes["/feed"] = Reply(b"direct, bypassing the proxy")
+    resolving(monkeypatch, "feeds.example.test", (socket.AF_INET, ("127.0.0.1", server.port)))
+    with FeedServer() as proxy:
+        proxy.routes[f"http://127.0.0.1:{server.port}/feed"] = Reply(FEED)
+        monkeypatch.setenv("http_proxy", proxy.url(""))
+
+        assert fetch(f"http://feeds.example.test:{server.port}/feed").body == FEED
+
+        ((path, headers),) = proxy.requests
+    assert path == f"http://127.0.0.1:{server.port}/feed"  # the address checked, not the name
+    assert headers["Host"] == f"feeds.example.test:{server.port}"
+    assert server.requests == []
+
+
+def test_it_tunnels_an_https_fetch_through_the_proxy_to_the_checked_address(
+    settings, monkeypatch, no_proxy_exceptions
+):
+    settings.FETCH_ALLOW_PRIVATE = True
+    resolving(monkeypatch, "feeds.example.test", (socket.AF_INET, ("127.0.0.1", 8443)))
+    asked = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def refuse_one_connect() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                asked.append(conn.recv(4096).split(b"\r\n")[0])
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+        threading.Thread(target=refuse_one_connect, daemon=True).start()
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+
+        with pytest.raises(FetchError, match=r"refused CONNECT 127\.0\.0\.1:8443"):
+            fetch("https://feeds.example.test:8443/feed")
+    assert asked == [b"CONNECT 127.0.0.1:8443 HTTP/1.1"]
+
+
+def test_one_deadline_covers_the_whole_fetch_retries_and_waits_included(server, settings):
+    """A hostile feed answering 429 "retry in 1 s" again and again: with a 1.5 s deadline
+    the fetch ends at the first wait that would pass it, not after every retry (which,
+    with a deadline per attempt, held a worker about 5 minutes on the defaults)."""
+    settings.FETCH_ALLOW_PRIVATE = True
+    settings.FETCH_TIMEOUT = 1.5
+    settings.FETCH_RETRIES = 3
+    server.routes["/feed"] = Reply(status=429, headers={"Retry-After": "1"})
+
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="deadline"):
+        fetch(server.url("/feed"))
+
+    assert time.monotonic() - started < 1.5
+    assert len(server.requests) == 2

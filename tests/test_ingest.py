@@ -219,6 +219,18 @@ def test_the_command_stores_saved_files():
     assert Listing.objects.filter(day=dt.date(2025, 8, 29)).count() == 67
 
 
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("hf_daily_papers_2026-08-20.json", dt.date(2026, 8, 20)),  # submittedOnDailyAt
+        ("hf_daily_papers_2024-05-27.json", dt.date(2024, 5, 27)),  # the entries' publishedAt
+    ],
+)
+def test_the_command_files_a_hugging_face_day_under_its_own_date_not_today(name, day):
+    call_command("ingest", "--file", str(DATA / name), stdout=StringIO())
+    assert set(Listing.objects.values_list("day", flat=True)) == {day}
+
+
 def test_the_demo_command_can_run_twice_without_doubling_anything():
     call_command("demo", stdout=StringIO())
     counts = (Paper.objects.count(), Listing.objects.count(), Subscriber.objects.count())

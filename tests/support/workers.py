@@ -81,6 +81,8 @@ def celery_worker(
             str(concurrency),
             "--hostname",
             name,
+            "--queues",
+            ",".join(settings.WORKER_QUEUES),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -95,7 +97,7 @@ def celery_worker(
     try:
         from digest.tasks import ping
 
-        result = ping.delay()
+        result = ping.delay()  # the one task that keeps its result
         if result.get(timeout=90) != "pong":
             raise RuntimeError("worker answered the ping wrongly")
         yield proc

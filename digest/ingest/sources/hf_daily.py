@@ -20,6 +20,7 @@ from digest.ingest.sources.common import (
     clean_url,
     identify,
     local_date,
+    most_common_day,
     parse_iso,
     to_int,
 )
@@ -57,8 +58,13 @@ def parse(body: bytes) -> Parsed:
         return result
     for position, entry in enumerate(entries, 1):
         result.add(position, lambda entry=entry: _item(entry))
-    days = [local_date(_paper(entry).get("submittedOnDailyAt")) for entry in entries]
-    result.day = next((day for day in days if day), None)
+    # The day the entries were put on the Daily Papers page: ``submittedOnDailyAt`` since
+    # 2025, the entry's own ``publishedAt`` before (then the paper's is its arXiv date).
+    result.day = most_common_day(
+        [local_date(_paper(entry).get("submittedOnDailyAt")) for entry in entries]
+    ) or most_common_day(
+        [local_date(entry.get("publishedAt")) for entry in entries if isinstance(entry, dict)]
+    )
     return result
 
 
