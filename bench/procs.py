@@ -33,7 +33,8 @@ class Fleet:
     def __exit__(self, *exc) -> None:
         self.stop_all()
 
-    def _spawn(self, role: str, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+    def spawn(self, role: str, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+        """Start ``args`` as ``role``, its output in ``<log_dir>/<role>.log``."""
         log = self.log_dir / f"{role}.log"
         self.logs[role] = log
         with log.open("wb") as out:
@@ -52,7 +53,7 @@ class Fleet:
     def start_standin(self, *, latency_ms: float = 0.0) -> int:
         """Start the stand-in provider (the tests' ``tests/support/fake_provider.py``, as a
         process of its own); return its port."""
-        proc = self._spawn(
+        proc = self.spawn(
             "standin",
             [sys.executable, "-m", "tests.support.fake_provider", "--latency-ms", str(latency_ms)],
             {**os.environ},
@@ -65,7 +66,13 @@ class Fleet:
         return int(line.split()[-1])
 
     def start_workers(
-        self, count: int, *, concurrency: int, env: dict[str, str], timeout: float = 90.0
+        self,
+        count: int,
+        *,
+        concurrency: int,
+        env: dict[str, str],
+        timeout: float = 90.0,
+        include: tuple[str, ...] = ("bench.timing",),
     ) -> list[str]:
         """Start ``count`` worker nodes (as on ``count`` machines) and wait until each is
         ready. Return their roles."""
@@ -76,10 +83,11 @@ class Fleet:
             args = [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
                 "--loglevel", "INFO", "--concurrency", str(concurrency),
-                "--hostname", hostname, "--include", "bench.timing",
+                "--hostname", hostname, "--queues", "celery,ingest",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
+                *(f"--include={module}" for module in include),
             ]  # fmt: skip
-            self._spawn(role, args, env)
+            self.spawn(role, args, env)
             roles.append(role)
         deadline = time.monotonic() + timeout
         for role in roles:

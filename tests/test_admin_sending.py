@@ -183,6 +183,19 @@ def test_resending_a_failed_digest_sends_it_once_and_records_it_sent(
 
 
 @pytest.mark.django_db
+def test_resending_a_digest_held_as_maybe_sent_sends_it_once(client, operator, failed_today):
+    """The operator checked with the provider that a digest held as "unknown" never
+    arrived, and sends it: once, from fresh papers, the earlier attempt's marks gone."""
+    Digest.objects.filter(pk=failed_today.pk).update(
+        status=Digest.Status.UNKNOWN, sending_at=timezone.now(), error="may have been sent"
+    )
+    act(client, "/admin/digest/digest/", "resend_failed", failed_today)
+    failed_today.refresh_from_db()
+    assert failed_today.status == Digest.Status.SENT and failed_today.error == ""
+    assert [message.to for message in mail.outbox] == [[failed_today.subscriber.email]]
+
+
+@pytest.mark.django_db
 def test_an_earlier_failed_edition_or_a_paused_or_suppressed_subscriber_is_not_resent(
     client, operator, failed_today
 ):

@@ -70,7 +70,9 @@ class DigestAdmin(BigTableAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Resend selected failed digests", permissions=["change"])
+    @admin.action(
+        description="Resend selected failed or maybe-sent digests", permissions=["change"]
+    )
     def resend_failed(self, request: HttpRequest, queryset) -> None:
         digests = list(queryset.select_related("subscriber"))
         now = timezone.now()

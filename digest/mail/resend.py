@@ -1,4 +1,5 @@
-"""An operator's second try at a failed digest, through the usual claim rules.
+"""An operator's second try at a failed digest, or at one held as "unknown" (maybe sent)
+once the operator has checked with the provider, through the usual claim rules.
 
 The failed row becomes an expired claim and ``delivery.send_chunk(force=True)``
 takes it over like any abandoned claim, so the exactly-once guarantees of
@@ -19,7 +20,9 @@ from django.utils import timezone
 
 from accounts.schedule import local_date
 from digest.mail import delivery
-from digest.models import Digest, Suppression
+from digest.models import Digest, DigestItem, Suppression
+
+RESENDABLE = [Digest.Status.FAILED, Digest.Status.UNKNOWN]
 
 
 def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
@@ -27,8 +30,8 @@ def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
     rules as ``delivery.sendable()``: a row reopened for a subscriber delivery would not
     load would stay claimed for good."""
     subscriber = digest.subscriber
-    if digest.status != Digest.Status.FAILED:
-        return f"it is {digest.get_status_display().lower()}, not failed"
+    if digest.status not in RESENDABLE:
+        return f"it is {digest.get_status_display().lower()}, not failed or maybe sent"
     if subscriber.status != subscriber.Status.ACTIVE:
         return f"{subscriber.email} is {subscriber.get_status_display().lower()}"
     if Suppression.objects.of(subscriber.email).exists():
@@ -43,8 +46,8 @@ def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
 
 
 def resend_failed(digests: Iterable[Digest], now: dt.datetime | None = None) -> Counter:
-    """Send these failed digests again; returns counts by outcome ("sent", "failed",
-    "skipped", "refused", ...)."""
+    """Send these failed (or maybe-sent) digests again; returns counts by outcome ("sent",
+    "failed", "skipped", "refused", ...)."""
     now = now or timezone.now()
     counts: Counter = Counter()
     eligible = []
@@ -56,9 +59,17 @@ def resend_failed(digests: Iterable[Digest], now: dt.datetime | None = None) -> 
     if not eligible:
         return counts
     # Conditional: only rows still failed, so two operators clicking at once reset it once.
-    reopened = Digest.objects.filter(
-        pk__in=[d.pk for d in eligible], status=Digest.Status.FAILED
-    ).update(status=Digest.Status.CLAIMED, lease_expires_at=now, attempts=0, error="")
+    # The marks of the earlier attempt go: this one is the operator's fresh start.
+    ids = [d.pk for d in eligible]
+    reopened = Digest.objects.filter(pk__in=ids, status__in=RESENDABLE).update(
+        status=Digest.Status.CLAIMED,
+        lease_expires_at=now,
+        attempts=0,
+        error="",
+        sending_at=None,
+        sent_at=None,
+    )
+    DigestItem.objects.filter(digest_id__in=ids, digest__attempts=0).delete()
     counts["refused"] += len(eligible) - reopened
     if reopened:
         report = delivery.send_chunk([d.subscriber_id for d in eligible], now, force=True)
