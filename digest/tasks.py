@@ -59,8 +59,8 @@ def dispatch_due(now_iso: str | None = None) -> int:
 @shared_task
 def send_digest_chunk(subscriber_ids: list[int], now_iso: str | None = None) -> dict[str, int]:
     """Claim, build and send these subscribers' digests (safe to run twice); returns the
-    counts by outcome ("sent", "recovered", "unknown", "skipped", "failed", "retry",
-    "not_ours"; see docs/delivery.md)."""
+    counts by outcome ("sent", "recovered", "found", "unknown", "skipped", "failed",
+    "retry", "not_ours"; see docs/delivery.md)."""
     from digest.mail import delivery
 
     return dict(delivery.send_chunk(subscriber_ids, _parse_now(now_iso)).counts)

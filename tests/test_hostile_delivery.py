@@ -267,7 +267,7 @@ def test_a_worker_lost_after_its_request_reached_the_provider_is_not_sent_twice(
 
     report = delivery.send_chunk([ada.pk], NOW + LEASE + dt.timedelta(seconds=1))
 
-    assert report.counts == {"recovered": 1}
+    assert report.counts == {"found": 1}
     assert provider.recipients() == {ada.email: 1}
     digest = Digest.objects.get(subscriber=ada)
     assert digest.status == "sent" and digest.message_id == provider.accepted[0].message_id

@@ -122,7 +122,9 @@ class Delivery:
     message: object | None = None  # the built EmailMessage
     items: list[tuple] = field(default_factory=list)  # (paper id, rank, score, why)
     outcome: Outcome | None = None  # None once composed: nothing new, skipped
-    recovered: bool = False  # a previous owner's message, found accepted: not sent again
+    # A previous owner's message, not sent again: "recovered" from the row's acceptance
+    # mark, or "found" by asking the provider.
+    recovered: str = ""
 
     @property
     def pk(self) -> int:
@@ -320,7 +322,7 @@ def _settle_taken_over(chunk: list[Delivery]) -> None:
             continue
         if digest.sent_at is not None:
             delivery.outcome = Outcome(Result.SENT, message_id=digest.message_id)
-            delivery.recovered = True
+            delivery.recovered = "recovered"
         elif digest.sending_at is not None:
             _ask_provider(delivery, find)
         elif digest.attempts > settings.DIGEST_MAX_ATTEMPTS:
@@ -348,7 +350,7 @@ def _ask_provider(delivery: Delivery, find) -> None:
         return
     if message_id is not None:
         delivery.outcome = Outcome(Result.SENT, message_id=message_id)
-        delivery.recovered = True
+        delivery.recovered = "found"
     # Not held: it never arrived, and is sent like any other.
 
 
@@ -548,7 +550,7 @@ def _apply(delivery: Delivery, now: dt.datetime, finished_at: dt.datetime) -> st
         digest.message_id = outcome.message_id[:200]
         digest.sent_at = digest.sent_at or finished_at
         digest.error = ""
-        return "recovered" if delivery.recovered else "sent"
+        return delivery.recovered or "sent"
     digest.error = outcome.error
     if outcome.result is Result.UNKNOWN:
         digest.status = Digest.Status.UNKNOWN

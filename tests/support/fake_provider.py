@@ -77,6 +77,7 @@ class FakeProvider:
         self._hold_after: int | None = None
         self._released = threading.Event()
         self.parked = 0
+        self.in_flight: Counter[int] = Counter()  # by client port: received, not answered
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -156,6 +157,8 @@ class FakeProvider:
             "distinct": len(counts),
             "duplicates": len(duplicates),
             "duplicate_examples": duplicates[:10],
+            "in_flight": sum(self.in_flight.values()),
+            "in_flight_ports": sorted(+self.in_flight),
             "first_at": min(times, default=0.0),
             "last_at": max(times, default=0.0),
         }
@@ -190,6 +193,16 @@ class FakeProvider:
 
     def _take(self, call: Call, connection: socket.socket) -> tuple[int, dict[str, str], dict]:
         """Decide the answer to one whole message, keeping it if it is accepted."""
+        port = connection.getpeername()[1]
+        with self._lock:
+            self.in_flight[port] += 1
+        try:
+            return self._decide(call, connection)
+        finally:
+            with self._lock:
+                self.in_flight[port] -= 1
+
+    def _decide(self, call: Call, connection: socket.socket) -> tuple[int, dict[str, str], dict]:
         park, scripted = self._next_answer(call)
         if park:
             self._park(connection)
