@@ -162,7 +162,9 @@ def test_postgresql_restarted_mid_chunk_resumes_after_the_lease_with_each_digest
 
             # The chunk cannot record what it is sending: it sends nothing more, and its
             # claims stay, untouched.
-            with pytest.raises(Exception, match=r"server closed the connection|connection failed"):
+            # (Its first failed write is caught and logged; the error raised is a later one's.)
+            dropped = r"server closed the connection|connection failed|connection (is|already) clo"
+            with pytest.raises(Exception, match=dropped):
                 chunk.get(timeout=30)
             kept = len(provider.accepted)
             assert 3 <= kept < 8
