@@ -27,7 +27,7 @@ from tests.support.delivery_world import (
     postmark_settings,
     sending_to,
 )
-from tests.support.fake_provider import running
+from tests.support.fake_provider import CUT, running
 from tests.support.workers import wait_for
 
 LEASE = dt.timedelta(seconds=60)  # DIGEST_LEASE_SECONDS' default
@@ -156,6 +156,19 @@ def test_a_provider_down_for_every_attempt_fails_the_digest_only_after_the_last_
     assert digest.status == Digest.Status.FAILED
     assert "gave up after 2 attempts" in digest.error and "503" in digest.error
     assert provider.recipients() == {}
+
+
+@pytest.mark.django_db
+def test_a_request_cut_off_mid_body_is_retried_and_the_message_kept_once(provider, settings):
+    settings.SEND_RETRY_BACKOFF = 0.01
+    list_papers()
+    (ada,) = due_subscribers(1)
+    provider.script(CUT)  # the connection drops with half the body sent: nothing received
+
+    assert delivery.send_chunk([ada.pk], NOW).counts == {"sent": 1}
+
+    assert provider.cut == 1
+    assert provider.recipients() == {ada.email: 1}
 
 
 @pytest.mark.django_db
