@@ -289,9 +289,9 @@ def _writes_status(node: ast.AST) -> bool:
     defaults = keywords.get("defaults")
     if isinstance(defaults, ast.Dict) and any(_names_status(key) for key in defaults.keys):
         return True
-    lists = [keywords.get("update_fields"), keywords.get("fields")]
-    if name == "bulk_update" and len(node.args) > 1:
-        lists.append(node.args[1])
+    lists = [keywords.get("update_fields")]
+    if name == "bulk_update":
+        lists += [keywords.get("fields"), *node.args[1:2]]
     return any(
         isinstance(value, ast.List | ast.Tuple | ast.Set) and any(map(_names_status, value.elts))
         for value in lists
@@ -330,6 +330,7 @@ def test_the_check_below_catches_a_status_write(line):
     "line",
     [
         "digest.status = Digest.Status.SENT",
+        "subscriber.refresh_from_db(fields=['status'])",
         "Digest.objects.filter(subscriber_id=1).update(status=Digest.Status.CLAIMED)",
         "run.status = Source.Status.OK",
         "Subscriber.objects.filter(status=Subscriber.Status.ACTIVE)",
