@@ -13,6 +13,8 @@ The subscriber's ``suppressed`` status mirrors it and is set and cleared only he
 (``suppress``, ``lift``), so an address with a suppression has no pending, active or
 paused subscriber, and no transition here makes a suppressed address active.
 
+A subscriber starts pending: the model's default, written when the signup inserts the row.
+
 ``visitor`` is whoever asked through the subscriber pages (``accounts.signup.Visitor``);
 their consent is recorded in the same transaction as the change. An operator's change
 in the admin has none: the admin's own log records it.
