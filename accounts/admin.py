@@ -1,8 +1,9 @@
 """The admin for staff logins and subscribers.
 
-Subscriber actions call the same functions as the subscriber's own pages
-(``accounts.subscription``, ``accounts.emails``) and delivery's preview and test
-send, so an operator's "pause" is exactly the subscriber's "pause".
+Subscriber actions and the status field call the same functions as the subscriber's own
+pages (``accounts.lifecycle``, ``accounts.subscription``, ``accounts.emails``) and
+delivery's preview and test send, so an operator's "pause" is exactly the subscriber's
+"pause".
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from accounts import emails, subscription
+from accounts import emails, lifecycle, subscription
+from accounts.forms import TopicLinesField
 from accounts.models import Consent, Subscriber, User
 from accounts.schedule import is_valid_time_zone
 from accounts.signup import is_suppressed
-from digest import matching
 from digest.admin.actions import confirmed_action, log_change
 from digest.admin.paging import LargeTablePaginator, count_of
 from digest.admin.panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
+from digest.mail.delivery import NothingToSend, preview_digest, send_test_digest
 from digest.models import Digest, DigestItem, EmailEvent, Feedback
 
 # "Send a test digest now" mails the operator once per subscriber selected.
 MAX_TEST_SENDS = 10
 SCHEDULE_FIELDS = ("frequency", "weekday", "send_hour", "time_zone")
+# The subscriber's own columns the change form edits (topics are saved by save_related).
+EDITED_FIELDS = {"email", "own_topics", *SCHEDULE_FIELDS, "max_papers", "min_score"}
 
 
 # Staff logins --------------------------------------------------------------------------
@@ -84,11 +88,20 @@ class UserAdmin(BaseUserAdmin):
 
 
 class SubscriberForm(forms.ModelForm):
+    # Not the model's field: a status changes only through accounts.lifecycle (see
+    # save_model), so the form offers the statuses one transition reaches from the current.
+    status = forms.ChoiceField()
+    # The status the page showed: a save that leaves the field as shown changes no status,
+    # even when a bounce or the subscriber changed it after the page was opened.
+    status_shown = forms.CharField(widget=forms.HiddenInput, required=False)
+    own_topics = TopicLinesField(
+        required=False, help_text=Subscriber._meta.get_field("own_topics").help_text
+    )
+
     class Meta:
         model = Subscriber
         fields = [
             "email",
-            "status",
             "topics",
             "own_topics",
             "frequency",
@@ -99,21 +112,23 @@ class SubscriberForm(forms.ModelForm):
             "min_score",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.status  # a new subscriber starts pending
+        labels = dict(Subscriber.Status.choices)
+        self.fields["status"].choices = [(s, labels[s]) for s in lifecycle.reachable(current)]
+        self.fields["status"].initial = self.fields["status_shown"].initial = current
+
     def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"]
         if not is_valid_time_zone(name):
             raise ValidationError(f"{name!r} is not a time zone name such as Europe/Paris.")
         return name
 
-    def clean_own_topics(self) -> str:
-        text = self.cleaned_data["own_topics"]
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    matching.check_topic(line)
-                except matching.TopicSyntaxError as exc:
-                    raise ValidationError(f"Line {number}: {exc}") from None
-        return text
+    def status_wanted(self) -> str | None:
+        """The status the operator chose, or None when they left it as shown."""
+        wanted = self.cleaned_data["status"]
+        return None if wanted == self.cleaned_data.get("status_shown") else wanted
 
 
 class ConsentInline(ReadOnlyInline):
@@ -176,7 +191,7 @@ def export_rows(queryset) -> Iterator[list[str]]:
                 s.time_zone,
                 s.max_papers,
                 "; ".join(topic.name for topic in s.topics.all()),
-                "; ".join(line.strip() for line in s.own_topics.splitlines() if line.strip()),
+                "; ".join(s.own_topic_lines),
                 s.created_at.isoformat(),
                 s.confirmed_at.isoformat() if s.confirmed_at else "",
                 s.unsubscribed_at.isoformat() if s.unsubscribed_at else "",
@@ -187,6 +202,9 @@ def export_rows(queryset) -> Iterator[list[str]]:
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberForm
+    # The form's status is its own field: excluded from the model fields, or the admin
+    # (which builds the form from the fieldsets) would copy it onto the instance.
+    exclude = ["status"]
     list_display = [
         "email",
         "status",
@@ -225,7 +243,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "recent_events",
     ]
     fieldsets = [
-        (None, {"fields": ["email", "status"]}),
+        (None, {"fields": ["email", "status", "status_shown"]}),
         ("Topics", {"fields": ["topics", "own_topics"]}),
         (
             "Schedule",
@@ -268,16 +286,25 @@ class SubscriberAdmin(admin.ModelAdmin):
         return self.fieldsets
 
     def save_model(self, request, obj: Subscriber, form, change) -> None:
-        """Keep the schedule in step with an edit, as the subscriber's own pages do."""
-        status_changed = "status" in form.changed_data
-        if obj.status == Subscriber.Status.ACTIVE:
-            if not change or status_changed or set(SCHEDULE_FIELDS) & set(form.changed_data):
-                obj.schedule_next()
-        elif status_changed:
-            obj.next_send_at = None
-            if obj.status == Subscriber.Status.UNSUBSCRIBED:
-                obj.unsubscribed_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        """Save the edited fields only (a status changed meanwhile, by a bounce or the
+        subscriber, stays), then take the chosen status through its lifecycle transition,
+        which also keeps the schedule in step, as the subscriber's own pages do."""
+        if change:
+            edited = [name for name in form.changed_data if name in EDITED_FIELDS]
+            if edited:
+                obj.save(update_fields=edited)
+        else:
+            obj.save()  # a new subscriber is inserted pending, then moved like anyone
+        wanted = form.status_wanted()
+        if wanted is not None and wanted != obj.status:
+            if not lifecycle.move_to(obj, wanted):
+                self.message_user(
+                    request,
+                    f"{obj.email} was not made {wanted}: their status changed meanwhile.",
+                    messages.WARNING,
+                )
+        elif change and set(SCHEDULE_FIELDS) & set(form.changed_data):
+            lifecycle.reschedule([obj])
 
     # History panels on the change page --------------------------------------------------
 
@@ -345,18 +372,14 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause deliveries", permissions=["change"])
     def pause(self, request: HttpRequest, queryset) -> None:
-        self._change_each(request, queryset, Subscriber.Status.ACTIVE, subscription.pause, "Paused")
+        self._change_each(request, queryset, Subscriber.Status.ACTIVE, lifecycle.pause, "Paused")
 
     @admin.action(description="Resume deliveries", permissions=["change"])
     def resume(self, request: HttpRequest, queryset) -> None:
-        self._change_each(
-            request, queryset, Subscriber.Status.PAUSED, subscription.resume, "Resumed"
-        )
+        self._change_each(request, queryset, Subscriber.Status.PAUSED, lifecycle.resume, "Resumed")
 
     def _change_each(self, request, queryset, status, change, verb: str) -> None:
-        changed = list(queryset.filter(status=status))
-        for subscriber in changed:
-            change(subscriber)
+        changed = [person for person in queryset.filter(status=status) if change(person)]
         log_change(request, changed, f"{verb} deliveries.")
         self.message_user(request, f"{verb} {len(changed)} subscriber(s).", messages.SUCCESS)
 
@@ -374,8 +397,6 @@ class SubscriberAdmin(admin.ModelAdmin):
             self._send_test(request, subscriber)
 
     def _send_test(self, request: HttpRequest, subscriber: Subscriber) -> None:
-        from digest.mail.delivery import NothingToSend, send_test_digest
-
         try:
             send_test_digest(subscriber, request.user.email)
         except NothingToSend:
@@ -457,8 +478,6 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the subscriber's next digest as it would be sent now. POST: mail it to me."""
-        from digest.mail.delivery import preview_digest
-
         subscriber = self._subscriber_for(request, object_id)
         if request.method == "POST":
             self._send_test(request, subscriber)
@@ -477,8 +496,6 @@ class SubscriberAdmin(admin.ModelAdmin):
     @xframe_options_sameorigin
     def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The email's HTML alone, for the preview page's sandboxed frame."""
-        from digest.mail.delivery import preview_digest
-
         rendered = preview_digest(self._subscriber_for(request, object_id))
         response = HttpResponse(rendered.html if rendered else "")
         # The email as sent: its inline styles allowed, nothing else, and sandboxed so

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
-from accounts.models import MAX_PAPERS, Subscriber
+from accounts.models import MAX_PAPERS, Subscriber, topic_lines
 from accounts.schedule import is_valid_time_zone
+from digest.matching import TopicSyntaxError, check_topic
 from digest.models import Topic
 
 # Stored with each Consent record: bump it whenever the signup page's wording changes.
@@ -25,14 +26,8 @@ PREFERENCE_FIELDS = [
 HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-def topic_lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def check_topic_line(line: str) -> str | None:
     """The reason a typed topic cannot be used, or None when it can."""
-    from digest.matching import TopicSyntaxError, check_topic
-
     if len(line) > MAX_TOPIC_LENGTH:
         return f"A topic can be at most {MAX_TOPIC_LENGTH} characters long."
     try:

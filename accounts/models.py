@@ -9,6 +9,9 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import schedule
+from digest.models import EmailEvent
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -59,6 +62,11 @@ class User(AbstractUser):
 MAX_PAPERS = 25
 
 
+def topic_lines(text: str) -> list[str]:
+    """Typed topics, one per line: each line stripped, blank ones dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class SubscriberQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Subscriber.Status.ACTIVE)
@@ -81,8 +89,6 @@ class SubscriberQuerySet(models.QuerySet):
 
         Suppressions are kept, so a bounced or complaining address is never mailed again;
         one pointing at a deleted event only loses that link (``on_delete=SET_NULL``)."""
-        from digest.models import EmailEvent
-
         with transaction.atomic():
             EmailEvent.objects.about(self).delete()
             return self.delete()[1].get(Subscriber._meta.label, 0)
@@ -154,22 +160,27 @@ class Subscriber(models.Model):
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
 
-    def schedule_next(self, after=None) -> None:
-        """Set next_send_at to the next local send hour after ``after`` (default now)."""
-        from accounts.schedule import next_send_at
-
-        self.next_send_at = next_send_at(
+    def next_send(self, after: dt.datetime | None = None) -> dt.datetime:
+        """The next local send hour after ``after`` (default now), in UTC."""
+        return schedule.next_send_at(
             after or timezone.now(),
             hour=self.send_hour,
             time_zone=self.time_zone,
             weekly_on=self.weekday if self.frequency == self.Frequency.WEEKLY else None,
         )
 
+    def schedule_next(self, after: dt.datetime | None = None) -> None:
+        """Set next_send_at (in memory) to the next local send hour after ``after``."""
+        self.next_send_at = self.next_send(after)
+
+    @property
+    def own_topic_lines(self) -> list[str]:
+        """The topics this subscriber typed, one query each."""
+        return topic_lines(self.own_topics)
+
     def topic_queries(self) -> list[str]:
         """Every topic this subscriber follows, as query strings, catalogue first."""
-        queries = [topic.query for topic in self.topics.all()]
-        queries += [line.strip() for line in self.own_topics.splitlines() if line.strip()]
-        return queries
+        return [topic.query for topic in self.topics.all()] + self.own_topic_lines
 
 
 class Consent(models.Model):

@@ -7,8 +7,10 @@ import json
 
 from django.core.cache import cache
 
-from accounts.forms import MAX_OWN_TOPICS, check_topic_line, topic_lines
+from accounts.forms import MAX_OWN_TOPICS, check_topic_line
+from accounts.models import topic_lines
 from digest.daily import latest_day
+from digest.matching import match_topic
 from digest.models import Topic
 
 EXAMPLES = 3
@@ -17,8 +19,6 @@ MAX_CATALOGUE_TOPICS = 50
 
 
 def _count_matches(queries: list[str], day) -> tuple[int, list[str]]:
-    from digest.matching import match_topic
-
     best: dict[int, tuple[float, str]] = {}
     for query in queries:
         for match in match_topic(query, day=day):

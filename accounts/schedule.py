@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from zoneinfo import ZoneInfo, available_timezones
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC = dt.UTC
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -16,6 +18,17 @@ def time_zone_names() -> frozenset[str]:
 
 def is_valid_time_zone(name: str) -> bool:
     return name in time_zone_names()
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone called ``name``, or UTC when there is none by that name (forms refuse
+    unknown names, but a zone can leave the tz database, or a script store a typo), so a
+    subscriber with a broken zone is still scheduled and mailed, in UTC."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown time zone %r: using UTC", name)
+        return ZoneInfo("UTC")
 
 
 def next_send_at(
@@ -32,7 +45,7 @@ def next_send_at(
     two sends, or none, on one local day. An hour that does not exist locally
     (the spring-forward gap) resolves to the same instant an hour later.
     """
-    tz = ZoneInfo(time_zone)
+    tz = zone(time_zone)
     day = after.astimezone(tz).date()
     for _ in range(15):
         if weekly_on is None or day.weekday() == weekly_on:
@@ -45,4 +58,4 @@ def next_send_at(
 
 def local_date(moment: dt.datetime, time_zone: str) -> dt.date:
     """The subscriber's calendar date at ``moment``: the edition a digest belongs to."""
-    return moment.astimezone(ZoneInfo(time_zone)).date()
+    return moment.astimezone(zone(time_zone)).date()

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.forms.models import construct_instance
 from django.utils import timezone
 
-from accounts import emails, ratelimit, tokens
+from accounts import emails, lifecycle, ratelimit, tokens
 from accounts.forms import FORM_VERSION, PREFERENCE_FIELDS, SubscribeForm
 from accounts.models import Consent, Subscriber
 from digest.models import Suppression
@@ -86,16 +86,17 @@ def request_signup(form: SubscribeForm, visitor: Visitor) -> None:
         return
     with transaction.atomic():
         subscriber, _ = Subscriber.objects.select_for_update().get_or_create(email=email)
-        if subscriber.status in (Status.ACTIVE, Status.PAUSED):
-            # Their settings change only through their own sign-in link: send one.
-            already = True
-        elif subscriber.status == Status.SUPPRESSED:
+        if subscriber.status == Status.SUPPRESSED:
             return
-        else:
-            already = False
+        # Only a signup still waiting for confirmation takes the form's settings. Anyone
+        # else (active, paused or unsubscribed) changes nothing until the owner signs in
+        # with their own link, sent instead: a stranger's signup must not overwrite their
+        # topics or turn their record back to pending (where it would be deleted, consent
+        # history and all, when left unconfirmed).
+        already = subscriber.status != Status.PENDING
+        if not already:
             construct_instance(form, subscriber, fields=PREFERENCE_FIELDS)
-            subscriber.status = Status.PENDING
-            subscriber.save()
+            subscriber.save(update_fields=[f for f in PREFERENCE_FIELDS if f != "topics"])
             subscriber.topics.set(data["topics"])
             visitor.record_consent(subscriber, Consent.Action.SIGNUP)
     _mail_once_a_day(subscriber, emails.send_sign_in_link if already else emails.send_confirmation)
@@ -128,16 +129,9 @@ def resend_confirmation(payload: dict) -> None:
 def confirm(subscriber: Subscriber, visitor: Visitor) -> None:
     """Spend the confirmation link and start deliveries; InvalidToken when the link
     was spent meanwhile or the address may not be mailed."""
-    if subscriber.status != Status.PENDING or is_suppressed(subscriber.email):
-        raise tokens.InvalidToken()
     with transaction.atomic():
-        if not tokens.spend(subscriber):
-            raise tokens.InvalidToken()
-        subscriber.status = Status.ACTIVE
-        subscriber.confirmed_at = timezone.now()
-        subscriber.schedule_next()
-        subscriber.save(update_fields=["status", "confirmed_at", "next_send_at"])
-        visitor.record_consent(subscriber, Consent.Action.CONFIRM)
+        if not (tokens.spend(subscriber) and lifecycle.confirm(subscriber, visitor)):
+            raise tokens.InvalidToken()  # and the spent link is given back
 
 
 def sign_in(subscriber: Subscriber) -> None:

@@ -1,65 +1,31 @@
-"""What a signed-in subscriber (or an unsubscribe link) can do to a subscription."""
+"""What a signed-in subscriber can do to their record besides changing its status
+(``accounts.lifecycle`` does that): edit preferences, download or erase their data."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
-from accounts.forms import PreferencesForm
-from accounts.models import Consent, Subscriber
-from accounts.signup import Visitor, is_suppressed
+from accounts import lifecycle
+from accounts.forms import PREFERENCE_FIELDS, PreferencesForm
+from accounts.models import Subscriber
 from digest.models import EmailEvent, Suppression
 
-Status = Subscriber.Status
+# The columns the preferences form owns (its topics are a separate table).
+OWN_FIELDS = [name for name in PREFERENCE_FIELDS if name != "topics"]
 
 
 def save_preferences(form: PreferencesForm) -> Subscriber:
-    """Save a valid preferences form and move the next send to the new hour and zone."""
+    """Save a valid preferences form and move the next send to the new hour and zone.
+
+    Only the form's own columns are written: the instance was read at the start of the
+    request, and writing its status back would undo a pause, an unsubscribe or a
+    suppression that happened meanwhile."""
     subscriber = form.save(commit=False)
-    if subscriber.status == Status.ACTIVE:
-        subscriber.schedule_next()
     with transaction.atomic():
-        subscriber.save()
+        subscriber.save(update_fields=OWN_FIELDS)
         form.save_m2m()
+        lifecycle.reschedule([subscriber])
     return subscriber
-
-
-def pause(subscriber: Subscriber) -> None:
-    if subscriber.status == Status.ACTIVE:
-        subscriber.status = Status.PAUSED
-        subscriber.next_send_at = None
-        subscriber.save(update_fields=["status", "next_send_at"])
-
-
-def resume(subscriber: Subscriber) -> None:
-    if subscriber.status == Status.PAUSED:
-        subscriber.status = Status.ACTIVE
-        subscriber.schedule_next()
-        subscriber.save(update_fields=["status", "next_send_at"])
-
-
-def unsubscribe(subscriber: Subscriber) -> None:
-    """Stop every email at once. Idempotent; a suppressed address stays suppressed."""
-    if subscriber.status in (Status.UNSUBSCRIBED, Status.SUPPRESSED):
-        return
-    # A conditional UPDATE, so a worker dispatching right now sees it too.
-    Subscriber.objects.filter(pk=subscriber.pk).exclude(status=Status.SUPPRESSED).update(
-        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), next_send_at=None
-    )
-    subscriber.refresh_from_db(fields=["status", "unsubscribed_at", "next_send_at"])
-
-
-def resubscribe(subscriber: Subscriber, visitor: Visitor) -> bool:
-    """Undo an unsubscribe from the unsubscribe page; False when it cannot be undone."""
-    if subscriber.status != Status.UNSUBSCRIBED or is_suppressed(subscriber.email):
-        return False
-    with transaction.atomic():
-        subscriber.status = Status.ACTIVE
-        subscriber.unsubscribed_at = None
-        subscriber.schedule_next()
-        subscriber.save(update_fields=["status", "unsubscribed_at", "next_send_at"])
-        visitor.record_consent(subscriber, Consent.Action.RESUBSCRIBE)
-    return True
 
 
 def _iso(moment) -> str | None:
@@ -79,7 +45,7 @@ def export(subscriber: Subscriber) -> dict:
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "preferences": {
             "topics": [topic.name for topic in subscriber.topics.all()],
-            "own_topics": subscriber.own_topics.splitlines(),
+            "own_topics": subscriber.own_topic_lines,
             "frequency": subscriber.frequency,
             "weekday": subscriber.get_weekday_display(),
             "send_hour": subscriber.send_hour,

@@ -8,13 +8,10 @@ SECRET_KEY and SECRET_KEY_FALLBACKS, so a key rotation keeps old links.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.core import signing
 from django.db.models import F
 
-if TYPE_CHECKING:
-    from accounts.models import Subscriber
+from accounts.models import Subscriber
 
 # Purpose -> maximum age in seconds (None: never expires).
 MAX_AGE = {
@@ -82,8 +79,6 @@ def subscriber_token(purpose: str, subscriber: Subscriber) -> str:
 
 def subscriber_from_token(purpose: str, token: str) -> Subscriber:
     """The subscriber a still-valid token names (unspent, for single-use purposes)."""
-    from accounts.models import Subscriber
-
     payload = read_token(purpose, token)
     subscriber = Subscriber.objects.filter(pk=payload["s"]).first()
     if subscriber is None:
@@ -96,8 +91,6 @@ def subscriber_from_token(purpose: str, token: str) -> Subscriber:
 def spend(subscriber: Subscriber) -> bool:
     """Use up the single-use links of ``subscriber``; False when another request
     spent them first (one conditional UPDATE decides the race)."""
-    from accounts.models import Subscriber
-
     won = Subscriber.objects.filter(pk=subscriber.pk, token_nonce=subscriber.token_nonce).update(
         token_nonce=F("token_nonce") + 1
     )

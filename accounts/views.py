@@ -14,12 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import ratelimit, signup, subscription
+from accounts import lifecycle, ratelimit, signup, subscription
 from accounts.forms import EmailForm, PreferencesForm, SubscribeForm
 from accounts.headers import token_page
 from accounts.models import Subscriber
 from accounts.preview import topic_preview as build_topic_preview
 from accounts.tokens import InvalidToken, read_token, subscriber_from_token
+from digest.mail.delivery import preview_digest
 
 SESSION_KEY = "subscriber_id"
 SESSION_AGE = 12 * 3600
@@ -212,7 +213,7 @@ def preferences(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 @require_POST
 @_signed_in
 def pause(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    subscription.pause(subscriber)
+    lifecycle.pause(subscriber)
     messages.success(request, "Paused: no emails until you resume.")
     return redirect("preferences")
 
@@ -220,7 +221,7 @@ def pause(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 @require_POST
 @_signed_in
 def resume(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    subscription.resume(subscriber)
+    lifecycle.resume(subscriber)
     messages.success(request, "Resumed.")
     return redirect("preferences")
 
@@ -228,7 +229,7 @@ def resume(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 @require_POST
 @_signed_in
 def manage_unsubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    subscription.unsubscribe(subscriber)
+    lifecycle.unsubscribe(subscriber)
     messages.success(request, "You are unsubscribed: no more emails.")
     return redirect("preferences")
 
@@ -236,7 +237,7 @@ def manage_unsubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResp
 @require_POST
 @_signed_in
 def manage_resubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    if subscription.resubscribe(subscriber, _visitor(request)):
+    if lifecycle.resubscribe(subscriber, _visitor(request)):
         messages.success(request, "Welcome back: your emails start again.")
     return redirect("preferences")
 
@@ -257,8 +258,6 @@ def manage_resubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResp
 )
 @_signed_in
 def preview(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
-    from digest.mail.delivery import preview_digest
-
     rendered = preview_digest(subscriber)
     if rendered is None:
         messages.info(request, "Nothing new matches your topics today, so there is no preview.")
@@ -297,7 +296,9 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 # and no CSRF token: the one view exempt from CSRF. Only a POST acts, since mail
 # scanners open (GET) every link. The answer is a 200, never a redirect. The page's
 # own "resubscribe" button posts here too: a no-referrer page's POST carries
-# ``Origin: null``, which a CSRF-checked view would refuse.
+# ``Origin: null``, which a CSRF-checked view would refuse. The link never expires and
+# travels with every forwarded digest, so it never resubscribes by itself: it only asks
+# for a sign-in link to the address, whose owner resubscribes from their preferences.
 @csrf_exempt
 @token_page
 @require_http_methods(["GET", "POST"])
@@ -309,7 +310,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "accounts/unsubscribe.html")
     if request.POST.get("action") == "resubscribe":
-        done = subscription.resubscribe(subscriber, _visitor(request))
-        return render(request, "accounts/resubscribed.html", {"done": done})
-    subscription.unsubscribe(subscriber)
+        if not _form_rate_ok(request):
+            return _too_many(request)
+        signup.request_sign_in(subscriber.email)
+        return render(request, "accounts/sent.html", {"purpose": "resubscribe"})
+    lifecycle.unsubscribe(subscriber)
     return render(request, "accounts/unsubscribed.html")

@@ -7,6 +7,7 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_init
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,8 +18,6 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **kwargs) -> None:
-    from django.conf import settings
-
     sender.conf.beat_schedule = {
         "ingest-daily": {
             "task": "digest.tasks.ingest_all",

@@ -13,6 +13,7 @@ PAPERS_PER_PAGE = 100
 
 
 def latest_day() -> dt.date | None:
+    """The most recent day any source listed papers for."""
     return Listing.objects.aggregate(day=Max("day"))["day"]
 
 

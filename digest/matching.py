@@ -223,7 +223,7 @@ def select_for_subscribers(
     parsed: dict[str, tl.Node | None] = {}
     wanted: dict[int, list[tuple[str, str]]] = {}
     for subscriber in subscribers:
-        lines = [line.strip() for line in subscriber.own_topics.splitlines() if line.strip()]
+        lines = subscriber.own_topic_lines
         pairs = topics.get(subscriber.pk, []) + [(line, line) for line in lines]
         wanted[subscriber.pk] = pairs
         for query, _ in pairs:

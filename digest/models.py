@@ -254,11 +254,15 @@ class EmailEvent(models.Model):
 class SuppressionQuerySet(models.QuerySet):
     def of(self, email: str):
         """The suppression of ``email``, whatever the case it was written in."""
-        return self.filter(email__iexact=email)
+        return self.filter(email=Suppression.normalize(email))
 
 
 class Suppression(models.Model):
-    """An address we must not mail, kept even after its subscriber is erased."""
+    """An address we must not mail, kept even after its subscriber is erased.
+
+    Stored in lower case, as subscribers' addresses are, so one rule finds it everywhere:
+    ``of(email)`` for one address, and a plain join on ``email`` for many (delivery's
+    ``sendable()``), whatever case an operator or a provider wrote it in."""
 
     class Reason(models.TextChoices):
         BOUNCED = "bounced", "Hard bounce"
@@ -276,3 +280,15 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_reason_display()})"
+
+    def save(self, *args, **kwargs):
+        self.email = self.normalize(self.email)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Before the form's uniqueness check, so "A@x.org" is found to be "a@x.org".
+        self.email = self.normalize(self.email)
+
+    @staticmethod
+    def normalize(email: str) -> str:
+        return email.strip().lower()

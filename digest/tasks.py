@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
+
+from digest.ingest.store import ingest_source
+from digest.mail import delivery
+from digest.models import Source
 
 
 @shared_task(ignore_result=False)
@@ -15,8 +21,6 @@ def ping() -> str:
 def ingest_all(day_iso: str | None = None) -> list[int]:
     """Beat, daily: one ingest_source_task per enabled source, so a slow or broken source
     never holds up the others."""
-    from digest.models import Source
-
     ids = list(Source.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True))
     for source_id in ids:
         ingest_source_task.delay(source_id, day_iso)
@@ -26,11 +30,6 @@ def ingest_all(day_iso: str | None = None) -> list[int]:
 @shared_task
 def ingest_source_task(source_id: int, day_iso: str | None = None) -> dict:
     """Fetch and store one source (idempotent: storing the same list twice changes nothing)."""
-    import datetime as dt
-
-    from digest.ingest.store import ingest_source
-    from digest.models import Source
-
     source = Source.objects.filter(pk=source_id).first()
     if source is None:
         return {"source": source_id, "status": "missing"}
@@ -46,8 +45,6 @@ def dispatch_due(now_iso: str | None = None) -> int:
     sends what it claims, so a duplicate tick or a lost queue message costs nothing.
     ``now_iso`` (tests, commands) fixes the clock; the chunks then use it too.
     """
-    from digest.mail import delivery
-
     now = _parse_now(now_iso)
     delivery.schedule_unscheduled(now)
     ids = delivery.due_subscriber_ids(now)
@@ -61,12 +58,8 @@ def send_digest_chunk(subscriber_ids: list[int], now_iso: str | None = None) -> 
     """Claim, build and send these subscribers' digests (safe to run twice); returns the
     counts by outcome ("sent", "recovered", "found", "unknown", "skipped", "failed",
     "retry", "not_ours"; see docs/delivery.md)."""
-    from digest.mail import delivery
-
     return dict(delivery.send_chunk(subscriber_ids, _parse_now(now_iso)).counts)
 
 
 def _parse_now(now_iso: str | None):
-    import datetime as dt
-
     return dt.datetime.fromisoformat(now_iso) if now_iso else None

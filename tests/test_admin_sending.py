@@ -277,3 +277,21 @@ def test_a_suppression_cannot_be_deleted_any_other_way(client, operator, suppres
     )
     act(client, "/admin/digest/suppression/", "delete_selected", suppression, post="yes")
     assert Suppression.objects.filter(pk=suppression.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_suppression_added_with_capitals_is_stored_lower_and_holds_the_subscriber(
+    client, operator
+):
+    person = admin_rows.subscriber(email="reader0@example.org")
+    data = {"email": "Reader0@Example.org", "reason": "manual", "created_at_0": "", "event": ""}
+    data.update(created_at_0="2026-08-20", created_at_1="09:00:00")
+    response = client.post("/admin/digest/suppression/add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Suppression.objects.get().email == "reader0@example.org"
+    person.refresh_from_db()
+    assert (person.status, person.next_send_at) == (Subscriber.Status.SUPPRESSED, None)
+
+    again = client.post("/admin/digest/suppression/add/", {**data, "email": "READER0@example.org"})
+    assert "already exists" in again.context["adminform"].form.errors["email"][0]
+    assert Suppression.objects.count() == 1

@@ -11,6 +11,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.core import mail
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Consent, Subscriber, User
 from digest.models import Digest, EmailEvent, Feedback, Suppression, Topic
 from tests.support import admin_rows
@@ -43,6 +44,7 @@ def change_form(person: Subscriber, **changes) -> dict:
     return {
         "email": person.email,
         "status": person.status,
+        "status_shown": person.status,
         "topics": [t.pk for t in person.topics.all()],
         "own_topics": person.own_topics,
         "frequency": person.frequency,
@@ -298,3 +300,59 @@ def test_unsubscribing_someone_in_the_form_stops_their_schedule(client, operator
     ada.refresh_from_db()
     assert (ada.status, ada.next_send_at) == (Status.UNSUBSCRIBED, None)
     assert ada.unsubscribed_at is not None
+
+
+@pytest.mark.django_db
+def test_the_status_field_offers_only_statuses_one_transition_away(client, operator, readers):
+    di = readers["di"]  # unsubscribed
+    page = client.get(f"{LIST}{di.pk}/change/")
+    choices = [value for value, _ in page.context["adminform"].form.fields["status"].choices]
+    assert choices == [Status.ACTIVE, Status.UNSUBSCRIBED]
+
+
+@pytest.mark.django_db
+def test_saving_a_page_opened_before_a_bounce_keeps_the_address_suppressed(
+    client, operator, readers
+):
+    ada = readers["ada"]
+    ada.consents.all().delete()
+    data = change_form(ada, send_hour="9")  # the page as it was opened: "active"
+    lifecycle.suppress(ada.email, Suppression.Reason.BOUNCED)
+    assert client.post(f"{LIST}{ada.pk}/change/", data).status_code == 302
+    ada.refresh_from_db()
+    assert (ada.status, ada.next_send_at, ada.send_hour) == (Status.SUPPRESSED, None, 9)
+    assert Suppression.objects.filter(email=ada.email).exists()
+
+
+@pytest.mark.django_db
+def test_suppressing_someone_in_the_form_adds_their_suppression(client, operator, readers):
+    ada = readers["ada"]
+    ada.consents.all().delete()
+    data = change_form(ada, status="suppressed")
+    assert client.post(f"{LIST}{ada.pk}/change/", data).status_code == 302
+    ada.refresh_from_db()
+    assert ada.status == Status.SUPPRESSED
+    assert Suppression.objects.get(email=ada.email).reason == Suppression.Reason.MANUAL
+
+
+@pytest.mark.django_db
+def test_a_subscriber_added_as_active_is_confirmed_and_scheduled(client, operator):
+    data = {
+        "email": "new@example.org",
+        "status": "active",
+        "status_shown": "pending",
+        "own_topics": "knowledge distillation",
+        "frequency": "daily",
+        "weekday": "0",
+        "send_hour": "7",
+        "time_zone": "UTC",
+        "max_papers": "10",
+        "min_score": "0",
+        "consents-TOTAL_FORMS": "0",
+        "consents-INITIAL_FORMS": "0",
+    }
+    assert client.post(f"{LIST}add/", data).status_code == 302
+    person = Subscriber.objects.get(email="new@example.org")
+    assert person.status == Status.ACTIVE
+    assert person.confirmed_at is not None
+    assert person.next_send_at > timezone.now()

@@ -105,8 +105,8 @@ def test_a_recipient_refused_permanently_is_failed_with_the_reason_and_the_rest_
     failed = Digest.objects.get(subscriber=people[1])
     assert failed.status == Digest.Status.FAILED
     assert "inactive" in failed.error.lower()
-    people[1].refresh_from_db()
-    assert people[1].next_send_at > NOW  # not retried on the next tick either
+    # Not retried on the next tick either: suppressed, so no longer scheduled.
+    assert delivery.due_subscriber_ids(NOW + dt.timedelta(minutes=5)) == []
 
 
 @pytest.mark.django_db

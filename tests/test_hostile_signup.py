@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Subscriber
+from accounts.models import Consent, Subscriber
 from digest.models import Suppression
 from tests.support.pages import make_subscriber, make_topic, signup_data
 
@@ -157,6 +157,26 @@ def test_it_does_not_let_the_signup_form_change_an_active_subscription(client):
     assert "/manage/sign-in/" in message.body
     client.post("/subscribe/", signup_data(VICTIM))
     assert len(mail.outbox) == 1
+
+
+def test_an_anonymous_signup_never_changes_an_unsubscribed_record(client):
+    long_ago = timezone.now() - dt.timedelta(days=400)
+    subscriber = make_subscriber(
+        VICTIM, status="unsubscribed", created_at=long_ago, unsubscribed_at=long_ago
+    )
+    Consent.objects.create(subscriber=subscriber, action="signup", created_at=long_ago)
+    topic = make_topic()
+    client.post("/subscribe/", signup_data(VICTIM, own_topics="attacker topic", topics=[topic.pk]))
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.own_topics) == ("unsubscribed", "knowledge distillation")
+    assert subscriber.unsubscribed_at == long_ago
+    assert not subscriber.topics.exists()
+    assert list(subscriber.consents.values_list("action", flat=True)) == ["signup"]
+    # Not turned back into a signup that the clean-up would delete, history and all.
+    assert not Subscriber.objects.unconfirmed_for(30).exists()
+    # The owner gets a sign-in link instead, to resubscribe from their preferences.
+    [message] = mail.outbox
+    assert "/manage/sign-in/" in message.body
 
 
 def test_it_answers_the_same_and_allows_a_retry_when_the_mail_server_is_down(client, settings):

@@ -33,7 +33,7 @@ def test_it_shows_authors_the_start_of_the_abstract_and_pdf_and_code_links(clien
     paper.abstract = " ".join(["word"] * 200)
     paper.save()
     html = client.get("/").content.decode()
-    assert "Ada Lovelace, Alan Turing" in html
+    assert "Ada Lovelace and Alan Turing" in html  # as the digest email gives them
     assert "word " * 40 in html and "word " * 60 not in html
     assert f'href="{paper.pdf_url}">PDF' in html
     assert 'href="https://github.com/example/distill">Code' in html

@@ -51,3 +51,10 @@ def test_daylight_saving_days_give_exactly_one_send_per_local_day(zone, start, h
     assert days == sorted(set(days))
     assert all((b - a).days == 1 for a, b in itertools.pairwise(days))
     assert all(m.tzinfo == UTC for m in moments)
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "", "../../etc/passwd"])
+def test_a_time_zone_that_does_not_exist_is_read_as_utc(name):
+    # The one fallback delivery, resending and the email all use.
+    assert next_send_at(utc(2026, 7, 1, 5), hour=8, time_zone=name) == utc(2026, 7, 1, 8)
+    assert local_date(utc(2026, 7, 1, 23, 30), name) == dt.date(2026, 7, 1)

@@ -3,12 +3,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core import signing
+from django.core import mail, signing
 from django.test import Client
 
 from accounts.links import unsubscribe_url
 from accounts.models import Consent, Subscriber
-from tests.support.pages import make_subscriber
+from tests.support.pages import emailed_link, make_subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +38,29 @@ def test_it_unsubscribes_on_post_and_offers_to_resubscribe(client):
     assert subscriber.unsubscribed_at is not None
     assert subscriber.next_send_at is None
 
+
+def test_resubscribing_from_the_link_asks_the_mailbox_to_confirm_first(client):
+    # The link never expires and travels with every forwarded digest: whoever holds it
+    # may stop the mail, but only the mailbox's owner may turn it back on.
+    subscriber = make_subscriber(status="unsubscribed")
     response = client.post(path(subscriber), {"action": "resubscribe"})
-    assert "Welcome back" in response.content.decode()
+    assert response.status_code == 200
+    assert "press Resubscribe" in response.content.decode()
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.next_send_at) == ("unsubscribed", None)
+    assert not Consent.objects.exists()
+
+    [message] = mail.outbox
+    assert message.to == [subscriber.email]
+    link = emailed_link(message)
+    client.get(link)
+    client.post("/manage/sign-in/")
+    client.post("/manage/resubscribe/", HTTP_USER_AGENT="Firefox")
     subscriber.refresh_from_db()
     assert subscriber.status == "active"
     assert subscriber.next_send_at is not None
-    assert Consent.objects.get().action == "resubscribe"
+    consent = Consent.objects.get()
+    assert (consent.action, consent.user_agent) == ("resubscribe", "Firefox")
 
 
 def test_it_takes_the_rfc_8058_one_click_post_without_cookie_or_csrf_token():

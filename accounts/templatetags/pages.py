@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from django import template
 
+from digest.ingest.feedtext import shorten_authors
+
 register = template.Library()
 
 
@@ -22,8 +24,6 @@ def web_url(value: str) -> str:
 
 
 @register.filter
-def short_authors(authors: list, limit: int = 6) -> str:
-    names = [str(name) for name in authors or [] if name]
-    if len(names) > limit:
-        return f"{', '.join(names[:limit])} et al."
-    return ", ".join(names)
+def short_authors(authors: object) -> str:
+    """The authors as the digest email gives them: "A, B, C, … and 12 others"."""
+    return shorten_authors(authors if isinstance(authors, list) else [])

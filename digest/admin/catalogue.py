@@ -23,10 +23,10 @@ from django.utils.html import format_html
 
 from accounts.models import Subscriber
 from digest import matching
-from digest.admin import dashboard
 from digest.admin.actions import log_change
 from digest.admin.paging import BigTableAdmin, count_of
 from digest.admin.panels import RECENT, ReadOnlyInline, admin_link, changelist_url, table
+from digest.daily import latest_day
 from digest.models import (
     Digest,
     DigestItem,
@@ -37,6 +37,7 @@ from digest.models import (
     Topic,
 )
 from digest.search.language import ARXIV_ID
+from digest.tasks import ingest_source_task
 
 PREVIEW_MATCHES = 10
 # Django 6 will assume https for a URL typed without a scheme; do so already.
@@ -71,7 +72,7 @@ def _matched_words(match: matching.Match) -> str:
 
 def topic_preview(query: str, topic: Topic | None = None) -> str:
     """The HTML of what ``query`` matches on the latest listed day, and who follows it."""
-    context: dict = {"query": query, "day": dashboard.latest_day()}
+    context: dict = {"query": query, "day": latest_day()}
     if topic is not None and topic.pk:
         context["followers"] = topic.subscribers.aggregate(
             total=Count("id"), active=Count("id", filter=Q(status=Subscriber.Status.ACTIVE))
@@ -224,8 +225,6 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Fetch now", permissions=["change"])
     def fetch_now(self, request: HttpRequest, queryset) -> None:
-        from digest.tasks import ingest_source_task
-
         sources = list(queryset)
         for source in sources:
             ingest_source_task.delay(source.pk)

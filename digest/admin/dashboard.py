@@ -14,7 +14,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Subscriber
-from digest.models import Digest, EmailEvent, Listing, Source, SourceRun
+from digest.daily import latest_day
+from digest.models import Digest, EmailEvent, Source, SourceRun
 
 # Large mailbox providers (Gmail, Yahoo) ask bulk senders to stay below 0.1% of
 # spam complaints and act against those who reach 0.3%.
@@ -58,11 +59,6 @@ class Rate:
 def day_start(now: dt.datetime) -> dt.datetime:
     """Midnight UTC of ``now``'s UTC day: the dashboard's "today"."""
     return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def latest_day() -> dt.date | None:
-    """The most recent day any source listed papers for."""
-    return Listing.objects.order_by("-day").values_list("day", flat=True).first()
 
 
 def subscribers_by_status() -> list[tuple[str, str, int]]:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.models import Subscriber
+from accounts import lifecycle
 from digest.admin.actions import confirmed_action, log_change
 from digest.admin.paging import BigTableAdmin
 from digest.admin.panels import ReadOnlyInline
@@ -148,6 +148,18 @@ class SuppressionAdmin(admin.ModelAdmin):
     raw_id_fields = ["event"]
     actions = ["lift"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Another address is another suppression: add it, and lift this one.
+        return ["email"] if obj is not None else []
+
+    def save_model(self, request, obj: Suppression, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the lifecycle, so the address's subscriber is held at once too.
+        lifecycle.suppress(obj.email, obj.reason, obj.event)
+        obj.pk = Suppression.objects.of(obj.email).values_list("pk", flat=True).get()
+
     def get_actions(self, request):
         # Lifting is deliberate: only through "lift", with its confirmation page.
         actions = super().get_actions(request)
@@ -179,25 +191,13 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def _lift(self, request: HttpRequest, queryset, form: LiftForm) -> None:
         suppressions = list(queryset)
-        emails = [s.email for s in suppressions]
         log_change(request, suppressions, "Lifted the suppression.", DELETION)
-        queryset.delete()
-        held = Subscriber.objects.filter(email__in=emails, status=Subscriber.Status.SUPPRESSED)
         reactivate = form.cleaned_data["reactivate"]
-        for subscriber in held:
-            if reactivate:
-                subscriber.status = Subscriber.Status.ACTIVE
-                subscriber.soft_bounces = 0
-                subscriber.schedule_next()
-            else:
-                subscriber.status = Subscriber.Status.UNSUBSCRIBED
-                subscriber.unsubscribed_at = timezone.now()
-                subscriber.next_send_at = None
-            subscriber.save()
+        released = sum(lifecycle.lift(s.email, reactivate=reactivate) for s in suppressions)
         self.message_user(
             request,
             f"Lifted {len(suppressions)} suppression(s); "
-            f"{len(held)} subscriber(s) now {'active' if reactivate else 'unsubscribed'}.",
+            f"{released} subscriber(s) now {'active' if reactivate else 'unsubscribed'}.",
             messages.SUCCESS,
         )
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import css_inline
 from anymail.message import AnymailMessage
@@ -37,6 +36,7 @@ from django.utils.autoreload import file_changed
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.links import absolute, manage_url, unsubscribe_url
+from accounts.schedule import local_date
 from accounts.tokens import make_token
 from digest.ingest.feedtext import (
     excerpt,
@@ -198,18 +198,14 @@ def followed_topics(subscriber: Subscriber) -> str:
     """What the subscriber follows, "A, B and C", for "why you get this" (uses a
     prefetched ``topics``)."""
     names = [topic.name for topic in subscriber.topics.all()]
-    names += [line.strip() for line in subscriber.own_topics.splitlines() if line.strip()]
+    names += subscriber.own_topic_lines
     return join_words([plain(name, limit=60) for name in names])
 
 
 def _edition(subscriber: Subscriber, digest: Digest | None) -> datetime.date:
     if digest is not None:
         return digest.edition
-    try:
-        zone = ZoneInfo(subscriber.time_zone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return timezone.now().astimezone(zone).date()
+    return local_date(timezone.now(), subscriber.time_zone)
 
 
 def render_digest(

@@ -34,18 +34,19 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Max, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Subscriber
 from accounts.schedule import local_date
 from digest.mail import lookup
+from digest.mail.compose import build_message, render_digest
 from digest.mail.handoff import Outcome, Result, hand_off
-from digest.mail.tracking import suppress
+from digest.matching import indexed_papers, select_for_subscribers
 from digest.models import Digest, DigestItem, Paper, Suppression
 
 logger = logging.getLogger(__name__)
@@ -99,9 +100,7 @@ def schedule_unscheduled(now: dt.datetime | None = None) -> int:
     """Give active subscribers without a next send time one (e.g. activated by a script)."""
     now = now or timezone.now()
     subscribers = list(Subscriber.objects.active().filter(next_send_at=None))
-    for subscriber in subscribers:
-        _reschedule(subscriber, now)
-    Subscriber.objects.bulk_update(subscribers, ["next_send_at", "time_zone"])
+    lifecycle.reschedule(subscribers, now)
     return len(subscribers)
 
 
@@ -242,22 +241,7 @@ def _edition(subscriber: Subscriber, now: dt.datetime, force: bool) -> dt.date:
     moment = subscriber.next_send_at
     if force or moment is None or now - moment > dt.timedelta(days=1):
         moment = now
-    try:
-        return local_date(moment, subscriber.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("subscriber %s has a bad time zone %r", subscriber.pk, subscriber.time_zone)
-        return local_date(moment, "UTC")
-
-
-def _reschedule(subscriber: Subscriber, now: dt.datetime) -> bool:
-    """Schedule the next send; a time zone that no longer exists becomes UTC (-> True)."""
-    try:
-        subscriber.schedule_next(after=now)
-    except (ZoneInfoNotFoundError, ValueError):
-        subscriber.time_zone = "UTC"
-        subscriber.schedule_next(after=now)
-        return True
-    return False
+    return local_date(moment, subscriber.time_zone)
 
 
 def _claim(
@@ -394,8 +378,6 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
     One matching call over the union of the subscribers' candidates (one index, each topic
     evaluated once), each subscriber seeing the papers listed since their own first day.
     """
-    from digest.matching import indexed_papers, select_for_subscribers
-
     if not subscribers:
         return {}
     previous = {s.pk: s.last_sent_edition for s in subscribers if hasattr(s, "last_sent_edition")}
@@ -476,8 +458,6 @@ def _write_rows(digests: list[Digest], fields: list[str]) -> None:
 
 
 def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):
-    from digest.mail.compose import build_message, render_digest
-
     rendered = render_digest(subscriber, matches, digest=digest)
     return build_message(subscriber, rendered, digest=digest, to=to)
 
@@ -522,10 +502,8 @@ def _record(
     # The provider said at send time it will never deliver there (an address it marked
     # inactive after a hard bounce or complaint): the same rule as a hard-bounce webhook.
     for address in refused:
-        suppress(address, Suppression.Reason.BOUNCED)
-    repaired = [s for s in done_subscribers if _reschedule(s, now)]
-    Subscriber.objects.bulk_update(done_subscribers, ["next_send_at"])
-    Subscriber.objects.bulk_update(repaired, ["time_zone"])
+        lifecycle.suppress(address, Suppression.Reason.BOUNCED)
+    lifecycle.reschedule(done_subscribers, now)
     return counts
 
 
@@ -575,8 +553,6 @@ def plan(
 
 def preview_digest(subscriber: Subscriber, now: dt.datetime | None = None):
     """The digest this subscriber would get now (a RenderedDigest), or None if nothing new."""
-    from digest.mail.compose import render_digest
-
     now = now or timezone.now()
     edition = _edition(subscriber, now, force=True)
     matches = _matches([subscriber], {subscriber.pk: edition}).get(subscriber.pk, [])

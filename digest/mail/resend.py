@@ -36,11 +36,7 @@ def why_not_resendable(digest: Digest, now: dt.datetime) -> str | None:
         return f"{subscriber.email} is {subscriber.get_status_display().lower()}"
     if Suppression.objects.of(subscriber.email).exists():
         return f"{subscriber.email} is suppressed"
-    try:
-        today = local_date(now, subscriber.time_zone)
-    except Exception:  # a bad time zone: delivery falls back to UTC the same way
-        today = local_date(now, "UTC")
-    if digest.edition != today:
+    if digest.edition != local_date(now, subscriber.time_zone):
         return "it is an earlier edition; its papers go out in the next digest"
     return None
 

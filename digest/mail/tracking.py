@@ -5,14 +5,14 @@ normalise each provider's payload; this receiver stores every event as an ``Emai
 and, the first time an event is seen:
 
 - a hard bounce, a rejected invalid address, a spam complaint or an unsubscribe made at
-  the provider suppresses the address at once (``Suppression`` + subscriber status);
+  the provider suppresses the address at once (``accounts.lifecycle.suppress``);
 - a soft bounce (Postmark ``SoftBounce``/``Transient``, any ``deferred`` event) counts
   toward ``SOFT_BOUNCE_LIMIT`` consecutive ones, reset by a delivery;
 - an event older than ``WEBHOOK_STALE_AFTER_DAYS`` is stored but changes nothing.
 
 A replayed event (same id; for providers without ids, the same payload) is stored once
-and processed once. ``suppress`` is the one suppression rule: delivery calls it too when
-the provider refuses a recipient for good at send time.
+and processed once. Delivery suppresses through the same ``lifecycle.suppress`` when the
+provider refuses a recipient for good at send time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Subscriber
 from digest.models import Digest, EmailEvent, Suppression
 
@@ -40,8 +41,6 @@ SUPPRESSING = {
     "complained": Suppression.Reason.COMPLAINED,
     "unsubscribed": Suppression.Reason.UNSUBSCRIBED,
 }
-# The recipient's status is changed by a suppression only from these.
-MAILABLE = [Subscriber.Status.PENDING, Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED]
 
 
 @receiver(tracking, dispatch_uid="paperwire-tracking")
@@ -89,19 +88,11 @@ def _act(stored: EmailEvent, event: AnymailTrackingEvent, recipient: str) -> Non
     elif kind == "bounced" or (
         kind == "rejected" and event.reject_reason in ("invalid", "bounced")
     ):
-        suppress(recipient, Suppression.Reason.BOUNCED, stored)
+        lifecycle.suppress(recipient, Suppression.Reason.BOUNCED, stored)
     elif kind in SUPPRESSING:
-        suppress(recipient, SUPPRESSING[kind], stored)
+        lifecycle.suppress(recipient, SUPPRESSING[kind], stored)
     elif kind == "delivered":
         Subscriber.objects.filter(email=recipient, soft_bounces__gt=0).update(soft_bounces=0)
-
-
-def suppress(email: str, reason: str, event: EmailEvent | None = None) -> None:
-    """Never mail ``email`` again (kept after its subscriber is erased)."""
-    Suppression.objects.get_or_create(email=email, defaults={"reason": reason, "event": event})
-    Subscriber.objects.filter(email=email, status__in=MAILABLE).update(
-        status=Subscriber.Status.SUPPRESSED
-    )
 
 
 def _count_soft_bounce(stored: EmailEvent, recipient: str) -> None:
@@ -109,7 +100,7 @@ def _count_soft_bounce(stored: EmailEvent, recipient: str) -> None:
     if Subscriber.objects.filter(
         email=recipient, soft_bounces__gte=settings.SOFT_BOUNCE_LIMIT
     ).exists():
-        suppress(recipient, Suppression.Reason.SOFT_BOUNCES, stored)
+        lifecycle.suppress(recipient, Suppression.Reason.SOFT_BOUNCES, stored)
 
 
 def _digest_for(event: AnymailTrackingEvent) -> Digest | None:

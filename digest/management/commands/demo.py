@@ -13,6 +13,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import Subscriber
 from digest.ingest.store import ingest_file
 from digest.models import Source, Topic
@@ -84,16 +85,10 @@ class Command(BaseCommand):
         for email, names, time_zone, hour in SUBSCRIBERS:
             subscriber, created = Subscriber.objects.get_or_create(
                 email=email,
-                defaults={
-                    "status": Subscriber.Status.ACTIVE,
-                    "time_zone": time_zone,
-                    "send_hour": hour,
-                    "confirmed_at": timezone.now(),
-                },
+                defaults={"time_zone": time_zone, "send_hour": hour},
             )
             if created:
-                subscriber.schedule_next()
-                subscriber.save()
+                lifecycle.confirm(subscriber)  # demo readers need no confirmation email
                 # On an operator's own catalogue, fall back to its first two topics.
                 chosen = [by_name[name] for name in names if name in by_name] or topics[:2]
                 subscriber.topics.set(chosen)
