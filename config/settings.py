@@ -8,18 +8,26 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from config.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret_key,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+# Off unless asked for: `python3 dev.py run` turns it on for development.
+DEBUG = env_bool("DEBUG", False)
+# With DEBUG on and no key, a random development key kept in VAR_DIR, marked
+# "django-insecure-" so `check --deploy` flags it; with DEBUG off, a real key or no start.
+SECRET_KEY = env_secret_key("SECRET_KEY", debug=DEBUG, var_dir=VAR_DIR)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.HideConnectionsFilter"
 # Rotating the key keeps old unsubscribe and confirmation links working.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
