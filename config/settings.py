@@ -290,7 +290,13 @@ CONTENT_SECURITY_POLICY = {
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts per hour
 PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 120, minimum=1)  # previews per minute
-SIGN_IN_LINKS_PER_DAY = env_int("SIGN_IN_LINKS_PER_DAY", 3, minimum=1)  # per address
+# Emails the signup and sign-in forms together send one mailbox (every spelling of it)
+# in 24 hours, and send in all in an hour (the dashboard warns when it is reached).
+FORM_EMAILS_PER_DAY = env_int("FORM_EMAILS_PER_DAY", 1, minimum=1)
+FORM_EMAILS_PER_HOUR = env_int("FORM_EMAILS_PER_HOUR", 500, minimum=1)
+# Admin login attempts per client (IPv4 address or IPv6 /64) and per account, per 15 minutes.
+ADMIN_LOGIN_RATE_PER_IP = env_int("ADMIN_LOGIN_RATE_PER_IP", 10, minimum=1)
+ADMIN_LOGIN_RATE_PER_ACCOUNT = env_int("ADMIN_LOGIN_RATE_PER_ACCOUNT", 10, minimum=1)
 # Never-confirmed signups are deleted this many days after signup (and their last link).
 UNCONFIRMED_DELETE_AFTER_DAYS = env_int("UNCONFIRMED_DELETE_AFTER_DAYS", 30, minimum=1)
 UNCONFIRMED_DELETE_HOUR_UTC = env_int("UNCONFIRMED_DELETE_HOUR_UTC", 4, minimum=0)

@@ -21,7 +21,10 @@ class PaperwireAdminSite(admin.AdminSite):
         # Imported here: this module loads before the apps' models are ready.
         from digest.admin import dashboard
 
-        return super().index(request, {"dashboard": dashboard.summary(), **(extra_context or {})})
+        figures = dashboard.summary(
+            show_addresses=request.user.has_perm("accounts.view_subscriber")
+        )
+        return super().index(request, {"dashboard": figures, **(extra_context or {})})
 
 
 class PaperwireAdminConfig(AdminConfig):
