@@ -192,6 +192,11 @@ if _email_backend not in _EMAIL_BACKENDS and "." not in _email_backend:
         f"not {_email_backend!r}"
     )
 EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+# The one provider whose tracking webhook is mounted: the one we send with, unless named.
+TRACKING_WEBHOOK_PROVIDER = env_str(
+    "TRACKING_WEBHOOK_PROVIDER",
+    _email_backend if _email_backend in ("postmark", "mailgun", "amazon_ses", "sendgrid") else "",
+)
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
