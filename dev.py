@@ -29,21 +29,24 @@ def say(message: str) -> None:
 
 
 def ensure_venv(extra: str) -> None:
-    """Create the virtualenv and install the project, skipping pip when
-    pyproject.toml has not changed since the last install of this extra."""
+    """Create the virtualenv and install the locked dependencies, then Paperwire itself,
+    skipping pip when neither pyproject.toml nor the lock changed since the last install."""
     if not PYTHON.exists():
         say(f"creating a virtualenv in {VENV}")
         venv.create(VENV, with_pip=True)
-    spec = (ROOT / "pyproject.toml").read_bytes() + extra.encode()
+    # The dev lock holds every base pin too (compiled with the base lock as constraint).
+    lock = ROOT / ("requirements-dev.lock" if extra else "requirements.lock")
+    spec = (ROOT / "pyproject.toml").read_bytes() + lock.read_bytes() + extra.encode()
     stamp = VENV / f".paperwire-installed-{extra or 'base'}"
     digest = hashlib.sha256(spec).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
     say("installing Paperwire and its dependencies (first run takes a minute)")
-    target = f".[{extra}]" if extra else "."
     quiet = ["--quiet", "--disable-pip-version-check"]
-    subprocess.run([PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip"], check=True)
-    subprocess.run([PYTHON, "-m", "pip", "install", *quiet, "-e", target], cwd=ROOT, check=True)
+    pip = [PYTHON, "-m", "pip", "install", *quiet]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-r", lock], cwd=ROOT, check=True)
+    subprocess.run([*pip, "--no-deps", "-e", "."], cwd=ROOT, check=True)
     stamp.write_text(digest)
 
 
@@ -57,6 +60,9 @@ def manage(*args: str) -> None:
 
 def run() -> int:
     ensure_venv("")
+    # Settings fail closed; development turns on what it needs: debug pages, and with
+    # no SECRET_KEY given a random development key kept in var/ (settings make it).
+    os.environ.setdefault("DEBUG", "true")
     say("applying database migrations")
     manage("migrate", "--no-input", "-v", "0")
     manage("ensure_admin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
+from accounts.mailbox import validate_plain_address
 from accounts.models import MAX_PAPERS, Subscriber, topic_lines
 from accounts.schedule import is_valid_time_zone
 from digest.matching import TopicSyntaxError, check_topic
@@ -119,7 +120,9 @@ class PreferencesForm(forms.ModelForm):
 
 class SubscribeForm(PreferencesForm):
     # Not a model field: a ModelForm would check uniqueness and tell who is subscribed.
-    email = forms.EmailField(max_length=254, label="Email address")
+    email = forms.EmailField(
+        max_length=254, label="Email address", validators=[validate_plain_address]
+    )
     # The honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(required=False, label="Leave this field empty")
 
@@ -130,7 +133,9 @@ class SubscribeForm(PreferencesForm):
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(max_length=254, label="Email address")
+    email = forms.EmailField(
+        max_length=254, label="Email address", validators=[validate_plain_address]
+    )
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()

@@ -19,3 +19,22 @@ def token_page(view):
         return response
 
     return wrapped
+
+
+# Pages about one subscriber (their preferences, their data, their digests) or reached
+# through an emailed token: never kept by a browser's or a proxy's cache.
+PRIVATE_PREFIXES = ("/manage/", "/confirm/", "/unsubscribe/", "/feedback/", "/digests/")
+
+
+class NoStorePrivatePages:
+    """``Cache-Control: no-store`` on every page under ``PRIVATE_PREFIXES``, whichever
+    view answers (a shared computer's back button, a proxy keeping my-data.json)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(PRIVATE_PREFIXES):
+            add_never_cache_headers(response)
+        return response

@@ -21,3 +21,37 @@ def delete_unconfirmed() -> int:
     deleted = Subscriber.objects.unconfirmed_for(days).erase()
     logger.info("deleted %d signups still unconfirmed after %d days", deleted, days)
     return deleted
+
+
+# The forms' emails. The views queue one of these for every valid form, whatever the
+# address, and answer at once: looking the address up, writing and the provider's round
+# trip all happen here, so a request's duration tells nothing about the address.
+
+
+@shared_task
+def email_signup(data: dict[str, list[str]], ip: str | None, user_agent: str) -> None:
+    """Record a signup form's ``data`` (as posted) and send the confirmation if allowed."""
+    from django.utils.datastructures import MultiValueDict
+
+    from accounts import signup
+    from accounts.forms import SubscribeForm
+
+    form = SubscribeForm(MultiValueDict(data))
+    if form.is_valid():  # checked again: a catalogue topic may have gone meanwhile
+        signup.request_signup(form, signup.Visitor(ip=ip, user_agent=user_agent))
+
+
+@shared_task
+def email_sign_in(email: str) -> None:
+    """Send a sign-in link (or the confirmation again) to ``email`` if allowed."""
+    from accounts import signup
+
+    signup.request_sign_in(email)
+
+
+@shared_task
+def email_new_confirmation(payload: dict) -> None:
+    """An expired confirmation link's ``payload``: send a fresh link if allowed."""
+    from accounts import signup
+
+    signup.resend_confirmation(payload)

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import lifecycle, ratelimit, signup, subscription
+from accounts import lifecycle, ratelimit, signup, subscription, tasks
 from accounts.forms import EmailForm, PreferencesForm, SubscribeForm
 from accounts.headers import token_page
 from accounts.models import Subscriber
@@ -35,7 +35,7 @@ def _visitor(request: HttpRequest) -> signup.Visitor:
 
 def _form_rate_ok(request: HttpRequest) -> bool:
     return ratelimit.allow(
-        "forms", ratelimit.client_ip(request), limit=settings.SIGNUP_RATE_PER_IP, window=3600
+        "forms", ratelimit.client_network(request), limit=settings.SIGNUP_RATE_PER_IP, window=3600
     )
 
 
@@ -57,7 +57,9 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             return _too_many(request)
         form = SubscribeForm(request.POST)
         if form.is_valid():
-            signup.request_signup(form, _visitor(request))
+            visitor = _visitor(request)
+            posted = {key: request.POST.getlist(key) for key in SubscribeForm.base_fields}
+            tasks.email_signup.delay_on_commit(posted, visitor.ip, visitor.user_agent)
             return redirect("subscribe_sent")
     else:
         form = SubscribeForm(
@@ -74,7 +76,7 @@ def subscribe_sent(request: HttpRequest) -> HttpResponse:
 @require_GET
 def topic_preview(request: HttpRequest) -> JsonResponse:
     if not ratelimit.allow(
-        "preview", ratelimit.client_ip(request), limit=settings.PREVIEW_RATE_PER_IP, window=60
+        "preview", ratelimit.client_network(request), limit=settings.PREVIEW_RATE_PER_IP, window=60
     ):
         return JsonResponse({"error": "Too many previews; wait a minute."}, status=429)
     return JsonResponse(build_topic_preview(request.GET.get("q", ""), request.GET.getlist("topic")))
@@ -127,7 +129,7 @@ def _confirm(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             if not _form_rate_ok(request):
                 return _too_many(request)
-            signup.resend_confirmation(exc.payload)
+            tasks.email_new_confirmation.delay_on_commit(exc.payload)
             return render(request, "accounts/sent.html", {"purpose": "confirm"})
         return render(request, "accounts/expired.html")
     return render(request, "accounts/confirm.html")
@@ -140,7 +142,7 @@ def manage_request(request: HttpRequest) -> HttpResponse:
             return _too_many(request)
         form = EmailForm(request.POST)
         if form.is_valid():
-            signup.request_sign_in(form.cleaned_data["email"])
+            tasks.email_sign_in.delay_on_commit(form.cleaned_data["email"])
             return redirect("manage_sent")
     else:
         form = EmailForm()
@@ -312,7 +314,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.POST.get("action") == "resubscribe":
         if not _form_rate_ok(request):
             return _too_many(request)
-        signup.request_sign_in(subscriber.email)
+        tasks.email_sign_in.delay_on_commit(subscriber.email)
         return render(request, "accounts/sent.html", {"purpose": "resubscribe"})
     lifecycle.unsubscribe(subscriber)
     return render(request, "accounts/unsubscribed.html")

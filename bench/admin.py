@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -86,6 +87,8 @@ def main() -> None:
     ensure_database(url)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Settings fail closed; a bench signs nothing that outlives it.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     import django
 
     django.setup()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def setup_django(force: bool) -> str:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Settings fail closed; a bench signs nothing that outlives it.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     # The listings are served from loopback, which fetching refuses by default.
     os.environ["FETCH_ALLOW_PRIVATE"] = "1"
     import django

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import os
 import re
+import secrets
 import sys
 import tempfile
 import threading
@@ -73,6 +74,8 @@ def setup_django(var_dir: str) -> None:
     os.environ["VAR_DIR"] = var_dir
     os.environ["FETCH_ALLOW_PRIVATE"] = "1"  # the loopback server plays rss.arxiv.org
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Settings fail closed; a bench signs nothing that outlives it.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     url = os.environ.get("DATABASE_URL", "")
     if url and "bench" not in url.rsplit("/", 1)[-1]:
         sys.exit("DATABASE_URL must name a database containing 'bench' (it is emptied)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from collections.abc import Callable
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Settings fail closed; a bench signs nothing that outlives it.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 django.setup()
 
 from django.conf import settings  # noqa: E402

@@ -7,6 +7,8 @@ start-up with a message an operator can act on instead of a mystery later.
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -68,3 +70,52 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+# Keys that must never sign a production link: Django's own development prefix, the
+# constant earlier releases fell back to, and the placeholders of example files.
+_PLACEHOLDER_WORDS = ("django-insecure-", "insecure", "change-me", "changeme", "placeholder")
+SECRET_KEY_MIN_LENGTH = 50  # what Django's `check --deploy` asks for
+DEVELOPMENT_KEY_FILE = "development-secret-key"
+
+
+def env_secret_key(name: str, *, debug: bool, var_dir: Path) -> str:
+    """The signing key from ``name``; with ``debug`` on and none given, a development key.
+
+    With ``debug`` off, a missing, short, repetitive or placeholder key stops start-up:
+    every emailed link is signed with it, and a known key forges sign-in links.
+    """
+    key = os.environ.get(name, "").strip()
+    if debug:
+        return key or development_secret_key(var_dir)
+    if not key:
+        raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < 5:
+        raise ImproperlyConfigured(
+            f"{name} must be at least {SECRET_KEY_MIN_LENGTH} random characters when DEBUG is "
+            'off; make one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    if any(word in key.lower() for word in _PLACEHOLDER_WORDS):
+        raise ImproperlyConfigured(
+            f"{name} is a development or placeholder key; set a random one when DEBUG is off"
+        )
+    return key
+
+
+def development_secret_key(var_dir: Path) -> str:
+    """A random key made once per checkout (so the web process and the worker sign
+    alike, and links survive a restart), prefixed so `check --deploy` flags it."""
+    path = var_dir / DEVELOPMENT_KEY_FILE
+    if not path.exists():
+        # Written whole beside it, then linked in: of two processes starting at once,
+        # the first link wins and both read the same key.
+        draft = var_dir / f".{DEVELOPMENT_KEY_FILE}.{os.getpid()}"
+        draft.write_text(f"django-insecure-{secrets.token_urlsafe(50)}")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()

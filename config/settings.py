@@ -9,18 +9,26 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from config.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret_key,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+# Off unless asked for: `python3 dev.py run` turns it on for development.
+DEBUG = env_bool("DEBUG", False)
+# With DEBUG on and no key, a random development key kept in VAR_DIR, marked
+# "django-insecure-" so `check --deploy` flags it; with DEBUG off, a real key or no start.
+SECRET_KEY = env_secret_key("SECRET_KEY", debug=DEBUG, var_dir=VAR_DIR)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.HideConnectionsFilter"
 # Rotating the key keeps old unsubscribe and confirmation links working.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
@@ -50,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.headers.NoStorePrivatePages",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -216,6 +225,11 @@ if _email_backend not in _EMAIL_BACKENDS and "." not in _email_backend:
         f"not {_email_backend!r}"
     )
 EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+# The one provider whose tracking webhook is mounted: the one we send with, unless named.
+TRACKING_WEBHOOK_PROVIDER = env_str(
+    "TRACKING_WEBHOOK_PROVIDER",
+    _email_backend if _email_backend in ("postmark", "mailgun", "amazon_ses", "sendgrid") else "",
+)
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
@@ -315,7 +329,13 @@ CONTENT_SECURITY_POLICY = {
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts per hour
 PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 120, minimum=1)  # previews per minute
-SIGN_IN_LINKS_PER_DAY = env_int("SIGN_IN_LINKS_PER_DAY", 3, minimum=1)  # per address
+# Emails the signup and sign-in forms together send one mailbox (every spelling of it)
+# in 24 hours, and send in all in an hour (the dashboard warns when it is reached).
+FORM_EMAILS_PER_DAY = env_int("FORM_EMAILS_PER_DAY", 1, minimum=1)
+FORM_EMAILS_PER_HOUR = env_int("FORM_EMAILS_PER_HOUR", 500, minimum=1)
+# Admin login attempts per client (IPv4 address or IPv6 /64) and per account, per 15 minutes.
+ADMIN_LOGIN_RATE_PER_IP = env_int("ADMIN_LOGIN_RATE_PER_IP", 10, minimum=1)
+ADMIN_LOGIN_RATE_PER_ACCOUNT = env_int("ADMIN_LOGIN_RATE_PER_ACCOUNT", 10, minimum=1)
 # Never-confirmed signups are deleted this many days after signup (and their last link).
 UNCONFIRMED_DELETE_AFTER_DAYS = env_int("UNCONFIRMED_DELETE_AFTER_DAYS", 30, minimum=1)
 UNCONFIRMED_DELETE_HOUR_UTC = env_int("UNCONFIRMED_DELETE_HOUR_UTC", 4, minimum=0)

@@ -38,3 +38,23 @@ def pytest_sessionfinish(session, exitstatus):
 def _fresh_cache():
     clear_cache()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _form_emails_in_process(request, monkeypatch):
+    """The forms queue their emails to a Celery task once the request's transaction
+    commits; outside worker tests, run that task at once, in this process (a test's
+    transaction never commits)."""
+    if request.node.get_closest_marker("worker"):
+        return
+    from accounts import tasks
+
+    for task in (tasks.email_signup, tasks.email_sign_in, tasks.email_new_confirmation):
+        monkeypatch.setattr(task, "delay_on_commit", _run_now(task))
+
+
+def _run_now(task):
+    def delay_on_commit(*args, **kwargs):
+        task.apply(args, kwargs, throw=True)
+
+    return delay_on_commit

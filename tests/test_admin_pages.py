@@ -187,3 +187,26 @@ def test_an_unfiltered_big_table_is_numbered_from_the_planners_estimate(monkeypa
 )
 def test_a_bad_id_in_an_admin_url_is_answered_not_crashed(client, operator, path):
     assert client.get(path).status_code in (200, 404)
+
+
+@pytest.mark.django_db
+def test_staff_without_the_subscriber_view_permission_see_no_address(client):
+    from django.contrib.auth.models import Permission
+
+    failed = admin_rows.digest(status="failed", error="provider said no")
+    sent = admin_rows.digest()
+    paper = sent.items.get().paper
+    staff = User.objects.create_user("staff@example.org", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_paper"))
+    client.force_login(staff)
+    pages = [client.get("/admin/"), client.get(url(type(paper), "change", paper.pk))]
+    for page in pages:
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert failed.subscriber.email not in text and sent.subscriber.email not in text
+    # Given the permission, the same pages name them.
+    staff.user_permissions.add(Permission.objects.get(codename="view_subscriber"))
+    client.force_login(User.objects.get(pk=staff.pk))
+    assert failed.subscriber.email in client.get("/admin/").content.decode()
+    paper_page = client.get(url(type(paper), "change", paper.pk)).content.decode()
+    assert sent.subscriber.email in paper_page

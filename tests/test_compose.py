@@ -56,10 +56,10 @@ def test_it_says_more_topics_follow_past_the_leading_two(site, papers, reader):
 
 
 def test_the_subject_and_text_part_are_not_html_escaped(site, papers, reader):
-    rendered = render_digest(reader, [match(papers[0], "Q&A for O'Brien <models>")])
-    assert rendered.subject == "1 new paper on Q&A for O'Brien <models>"
-    assert "Why: Q&A for O'Brien <models>" in rendered.text
-    assert "Q&amp;A for O&#x27;Brien &lt;models&gt;" in rendered.html
+    rendered = render_digest(reader, [match(papers[0], "Q&A for O'Brien, 0<k<2 > 1")])
+    assert rendered.subject == "1 new paper on Q&A for O'Brien, 0<k<2 > 1"
+    assert "Why: Q&A for O'Brien, 0<k<2 > 1" in rendered.text
+    assert "Q&amp;A for O&#x27;Brien, 0&lt;k&lt;2 &gt; 1" in rendered.html
 
 
 def test_it_writes_one_paper_in_the_singular(site, papers, reader):

@@ -79,3 +79,35 @@ def test_it_lets_only_absolute_http_links_through(url, kept):
 def test_it_wraps_text_for_the_plain_part():
     assert wrap("aaa bbb ccc ddd", width=7) == "aaa bbb\nccc ddd"
     assert wrap("x" * 10 + " y", width=5) == "x" * 10 + "\ny"
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("<foo onload=alert(1)>Robot</foo> learning", "Robot learning"),
+        ("<x/onclick=alert(1)>Robot", "Robot"),
+        ("<custom-el data-x=1>Robot</custom-el>", "Robot"),
+        ("&lt;img src=x onerror=alert(1)&gt;Robot", "Robot"),
+        ("&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;Robot", "Robot"),
+        ("Robot\u202egnp.exe\u202c learning", "Robotgnp.exe learning"),
+        ("Ro\x00bot\x07 \u2066learning\u2069\ufeff", "Robot learning"),
+        ("Ro\x85bot \ud800learning", "Robot learning"),
+    ],
+)
+def test_it_strips_unknown_tags_escaped_markup_bidi_and_control_characters(text, clean):
+    assert plain(text) == clean
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        'https://github.com/x"><script/src=/static/x.js></script>',
+        "https://github.com/x'onmouseover=alert(1)",
+        "https://github.com/<x>",
+        "https://github.com/x`y",
+        "https://github.com/x\\y",
+        "https://github.com/\u202ex",
+    ],
+)
+def test_it_refuses_links_with_quotes_angle_brackets_or_hidden_characters(url):
+    assert safe_url(url) == ""

@@ -197,3 +197,36 @@ Abstract: Kept <style>body{display:none}</style>text<iframe src="https://evil.ex
     ingest_file(write(tmp_path, body))
     paper = Paper.objects.get(key="arxiv:2604.99998")
     assert (paper.title, paper.abstract) == ("Clean words", "Kept text")
+
+
+LISTING = (
+    Path(__file__).parent / "data" / "arxiv_rss2_rss.arxiv.org_cs.AI_trimmed.xml"
+).read_text()
+
+
+def declaring_body(kind: str, encoding: str) -> bytes:
+    """A feed whose DOCTYPE declares a 4 kB entity used in its last item, in ``encoding``."""
+    label = encoding.removesuffix("-nobom").removesuffix("-be")
+    prolog = (
+        f'<?xml version="1.0" encoding="{label}"?>\n<!DOCTYPE rss [<!ENTITY a "{"A" * 4000}">]>\n'
+    )
+    if kind == "arxiv_listing":
+        head, last = LISTING.rsplit("<item>\n      <title>", 1)
+        feed = f"{head}<item>\n      <title>&a; {last}"
+    else:
+        feed = ITEMS.decode().replace("Bomb &lol9;", "Bomb &a;").replace("&lol9;", "&a;")
+    text = prolog + feed
+    if encoding.endswith("-nobom"):
+        return text.encode(encoding.removesuffix("-nobom"))
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32", "utf-16-be-nobom"])
+@pytest.mark.parametrize("kind", ["feed", "arxiv_listing"])
+def test_it_expands_no_entity_whatever_the_bodys_encoding(tmp_path, kind, encoding):
+    # The DOCTYPE used to be found by its UTF-8 bytes only: in UTF-16 or UTF-32 it stayed,
+    # and expat expanded what it declared.
+    source = Source.objects.create(name=f"Hostile {kind}", kind=kind, enabled=False)
+    ingest_file(write(tmp_path, declaring_body(kind, encoding)), source=source)
+    assert "AAAA" not in stored_text()
+    assert Paper.objects.exists()  # the DOCTYPE went; the papers before the entity stayed

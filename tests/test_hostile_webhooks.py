@@ -29,6 +29,7 @@ def _webhook_secrets(settings):
         "WEBHOOK_SECRET": SECRET,
         "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
     }
+    settings.TRACKING_WEBHOOK_PROVIDER = "postmark"
 
 
 def person(email: str = "ada@example.org") -> Subscriber:
@@ -91,7 +92,8 @@ def post_mailgun(client, event: dict):
     )
 
 
-def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(client):
+def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(client, settings):
+    settings.TRACKING_WEBHOOK_PROVIDER = "mailgun"
     ada = person()
     forged = mailgun_failure(ada.email, key="not-the-key")
     assert post_mailgun(client, forged).status_code == 400
@@ -131,3 +133,40 @@ def test_a_stale_event_is_stored_but_changes_nothing(client):
     assert ada.status == Subscriber.Status.ACTIVE
     assert not Suppression.objects.exists()
     assert EmailEvent.objects.get().event_type == "bounced"
+
+
+ANYMAIL_ENDPOINTS = [
+    f"/webhooks/anymail/{name}/"
+    for name in (
+        "amazon_ses/inbound",
+        "brevo/tracking",
+        "mailgun/tracking",
+        "mailgun/inbound",
+        "mailjet/tracking",
+        "mandrill",
+        "postal/tracking",
+        "postmark/inbound",
+        "resend/tracking",
+        "sendgrid/tracking",
+        "sparkpost/tracking",
+        "unisender_go/tracking",
+    )
+]
+
+
+@pytest.mark.parametrize("url", ANYMAIL_ENDPOINTS)
+def test_only_the_configured_providers_webhook_is_mounted(client, url):
+    ada = person()
+    # No 500 and no traceback from a provider we do not use, with or without our secret.
+    assert client.post(url, data="{}", content_type="application/json").status_code == 404
+    assert client.post(url, data="{}", content_type="application/json", **auth()).status_code == 404
+    assert_nothing_changed(ada)
+    # The configured one answers: 400 without the secret.
+    assert post(client, hard_bounce(ada.email)).status_code == 400
+
+
+def test_no_webhook_is_mounted_when_the_provider_has_none(client, settings):
+    settings.TRACKING_WEBHOOK_PROVIDER = ""
+    ada = person()
+    assert post(client, hard_bounce(ada.email), **auth()).status_code == 404
+    assert_nothing_changed(ada)

@@ -199,7 +199,7 @@ def test_it_sends_a_pending_address_its_confirmation_instead_of_a_sign_in_link(c
 
 
 def test_it_caps_sign_in_links_per_address_per_day(client, settings):
-    settings.SIGN_IN_LINKS_PER_DAY = 2
+    settings.FORM_EMAILS_PER_DAY = 2
     make_subscriber()
     for _ in range(4):
         client.post("/manage/", {"email": "reader@example.org"})

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from digest.ingest.feedtext import plain
 from digest.ingest.sources import detect
 from digest.ingest.sources.common import (
     Rejected,
     arxiv_id,
-    clean_text,
     identify,
     split_authors,
 )
@@ -64,17 +64,23 @@ def test_it_rejects_an_item_without_a_title_or_an_identity():
 
 def test_it_collapses_arxiv_line_wraps_and_keeps_tex():
     title = "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal\n  Models"
-    assert clean_text(title) == (
+    assert plain(title) == (
         "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal Models"
     )
     tex = r"For $0<x<1$ and $p<q$, \textbf{bounds} hold with $\omega$ and $a > b$."
-    assert clean_text(tex) == tex
+    assert plain(tex) == tex
 
 
-def test_it_decodes_html_entities_once():
-    assert clean_text("<p>Tom &amp;amp; Jerry &lt;3</p>", is_html=True) == "Tom &amp; Jerry <3"
-    # Plain text was decoded by the XML parser already; it is not decoded again.
-    assert clean_text("AT&amp;T") == "AT&amp;T"
+def test_it_decodes_escaped_text_until_no_markup_is_left():
+    assert plain("<p>Tom &amp;amp; Jerry &lt;3</p>") == "Tom & Jerry <3"
+    assert plain("AT&amp;T") == "AT&T"
+    # Escaped markup, once or twice, goes like markup.
+    assert (
+        plain(
+            "&lt;b onmouseover=x&gt;bold&lt;/b&gt; &amp;lt;script&amp;gt;x&amp;lt;/script&amp;gt;"
+        )
+        == "bold"
+    )
 
 
 def test_it_splits_arxiv_author_strings():

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _webhook_secret(settings):
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": SECRET}
+    settings.TRACKING_WEBHOOK_PROVIDER = "postmark"
 
 
 def person(email: str = "ada@example.org") -> Subscriber:

@@ -337,18 +337,36 @@ class PaperAdmin(BigTableAdmin):
     def sent_in(self, paper: Paper) -> int:
         return paper.sent_in
 
+    def get_readonly_fields(self, request, obj=None):
+        # Whom a paper went to is subscribers' data: addresses only for staff who may
+        # view subscribers, digest numbers for the others.
+        if request.user.has_perm("accounts.view_subscriber"):
+            return self.readonly_fields
+        return [
+            "sent_in_editions" if name == "sent_in_digests" else name
+            for name in self.readonly_fields
+        ]
+
     @admin.display(description="sent in")
     def sent_in_digests(self, paper: Paper) -> str:
-        items = (
-            paper.digest_items.filter(digest__status=Digest.Status.SENT)
-            .select_related("digest__subscriber")
-            .order_by("-digest__created_at")[:RECENT]
-        )
-        return table(
-            ["Digest", "Rank", "Score", "Why"],
-            ((admin_link(item.digest), item.rank, item.score, item.why) for item in items),
-            empty="Not sent yet.",
-        )
+        return _sent_in(paper, lambda digest: admin_link(digest))
+
+    @admin.display(description="sent in")
+    def sent_in_editions(self, paper: Paper) -> str:
+        return _sent_in(paper, lambda digest: admin_link(digest, f"#{digest.pk} {digest.edition}"))
+
+
+def _sent_in(paper: Paper, link) -> str:
+    items = (
+        paper.digest_items.filter(digest__status=Digest.Status.SENT)
+        .select_related("digest__subscriber")
+        .order_by("-digest__created_at")[:RECENT]
+    )
+    return table(
+        ["Digest", "Rank", "Score", "Why"],
+        ((link(item.digest), item.rank, item.score, item.why) for item in items),
+        empty="Not sent yet.",
+    )
 
 
 # Digests -------------------------------------------------------------------------------

@@ -144,11 +144,16 @@ def latest_errors(limit: int = 5) -> dict[str, list]:
     return {"runs": list(runs), "digests": list(digests)}
 
 
-def summary(now: dt.datetime | None = None) -> dict:
-    """Everything the dashboard shows, for the admin index's context."""
+def summary(now: dt.datetime | None = None, *, show_addresses: bool = False) -> dict:
+    """Everything the dashboard shows, for the admin index's context. Subscribers'
+    addresses only for ``show_addresses`` (staff allowed to view subscribers)."""
+    from accounts.signup import FORM_EMAIL_CAP_REACHED
+
     now = now or timezone.now()
     return {
         "now": now,
+        "show_addresses": show_addresses,
+        "form_email_cap_reached_at": cache.get(FORM_EMAIL_CAP_REACHED),
         "subscribers": subscribers_by_status(),
         "pending": pending_confirmations(now),
         "sources": ingest_today(now),

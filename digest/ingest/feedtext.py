@@ -1,16 +1,17 @@
-"""Feed text made fit for an email: every field a feed gave us is untrusted.
+"""Feed text made fit to store and to show: every field a feed gave us is untrusted.
 
-Titles, abstracts and author names are stored as the feeds gave them. Whatever ingest
-did, this module assumes they may still carry markup (a feed's HTML description, or a
-hostile one): ``plain()`` removes elements and tags, and the templates escape what
-remains. ``highlight()`` finds the matched terms and hands the template plain pieces
-to escape, so no feed character reaches the HTML unescaped. ``safe_url()`` lets only
-http(s) links through. Plain Python, no Django imports.
+``plain()`` is the one cleaner of feed text. Ingest stores what it returns (so titles,
+abstracts and author names are plain text in the database), and the email and the pages
+apply it again to whatever they show, before the templates escape it. ``highlight()``
+finds the matched terms and hands the template plain pieces to escape, so no feed
+character reaches the HTML unescaped. ``safe_url()`` lets only http(s) links through.
+Plain Python, no Django imports.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
@@ -25,7 +26,8 @@ _DROP_ELEMENTS = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<![a-z][^>]*>", re.I | re.S)
-# Tags of real HTML elements only, so that TeX such as "$0<x<1$" is not taken for one.
+# Tags of real HTML elements, with anything inside them; other names ("<foo>", "<x-y a=1>")
+# only bare or with an attribute, so that TeX such as "$0<x<1$" is not taken for a tag.
 _TAG = re.compile(
     r"</?(?:a|abbr|b|base|bdi|bdo|big|blockquote|body|br|button|caption|center|cite|code|col|"
     r"dd|del|details|dfn|div|dl|dt|em|font|form|frame|frameset|h[1-6]|head|header|hr|html|i|"
@@ -33,29 +35,55 @@ _TAG = re.compile(
     r"samp|section|select|small|source|span|strike|strong|sub|summary|sup|table|tbody|td|"
     r"textarea|tfoot|th|thead|title|tr|tt|u|ul|var|video|audio|wbr|applet|"
     r"script|style|iframe|object|embed|noscript|template|svg|math|xmp|plaintext)"
-    r"(?=[\s/>])[^>]*(?:>|\Z)",
+    r"(?=[\s/>])[^>]*(?:>|\Z)"
+    r"|</?[a-z][\w:.-]*(?:\s*/?>|[\s/][^<>]*=[^<>]*>)",
     re.IGNORECASE,
 )
+# Control characters (C0 but tab and line breaks, DEL, C1), lone surrogates, and the
+# invisible characters that reorder or hide text (bidi embeddings, overrides, isolates and
+# marks, zero-width space, byte order mark): "moc.elgoog" shown as "google.com".
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+    "\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# Characters that have no business in a link and could end an HTML attribute.
+_URL_BREAKERS = re.compile(r"[\"'<>`\\]")
+_ROUNDS = 5
 
 
 def plain(value: object, *, limit: int | None = None) -> str:
-    """Feed text as one line of plain text: no elements, no tags, spaces collapsed.
+    """Feed text as one line of plain text: no elements, no tags, no entities, no control
+    or bidi characters, spaces collapsed.
 
-    Dropping runs until nothing changes, so "<scr<script></script>ipt>" cannot
-    reassemble into an element; then every remaining tag goes.
+    Escaped markup ("&lt;script&gt;", or escaped twice) is decoded and removed like
+    markup; dropping runs until nothing changes, so "<scr<script></script>ipt>" cannot
+    reassemble into an element. TeX ("$0<x<1$") is kept.
     """
-    text = "" if value is None else str(value)
-    for _ in range(5 if "<" in text else 0):
-        cleaned = _DROP_ELEMENTS.sub("", _COMMENT.sub("", text))
-        if cleaned == text:
+    text = _INVISIBLE.sub("", "" if value is None else str(value))
+    for _ in range(_ROUNDS if "<" in text or "&" in text else 0):
+        before = text
+        text = _drop_elements(text)
+        text = _INVISIBLE.sub("", html.unescape(_TAG.sub(" ", text)))
+        if text == before:
             break
-        text = cleaned
-    if "<" in text:
-        text = _TAG.sub(" ", text)
+    else:
+        if "<" in text:  # still changing after every round: what is left of markup goes
+            text = _TAG.sub(" ", _drop_elements(text)).replace("<", " ")
     text = " ".join(text.split())
     if limit is not None:
         text = excerpt(text, limit)
+    return text
+
+
+def _drop_elements(text: str) -> str:
+    """``text`` without script-like elements, comments and declarations, dropped until
+    nothing changes so that a split element cannot reassemble."""
+    for _ in range(_ROUNDS):
+        dropped = _DROP_ELEMENTS.sub("", _COMMENT.sub("", text))
+        if dropped == text:
+            break
+        text = dropped
     return text
 
 
@@ -183,9 +211,12 @@ def _author_name(author: object) -> str:
 
 
 def safe_url(url: object) -> str:
-    """``url`` when it is an absolute http(s) link, else "" (javascript:, data:, relative…)."""
+    """``url`` when it is an absolute http(s) link without quotes, angle brackets or
+    spaces, else "" (javascript:, data:, relative, or made to break out of an attribute)."""
     text = str(url or "").strip()
-    if not text or _SPACE_OR_CONTROL.search(text):
+    if not text or _SPACE_OR_CONTROL.search(text) or _URL_BREAKERS.search(text):
+        return ""
+    if _INVISIBLE.search(text):
         return ""
     try:
         parts = urlsplit(text)

@@ -27,7 +27,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.dispatch import receiver
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts import lifecycle
 from accounts.models import Subscriber
@@ -129,3 +131,27 @@ def _jsonable(value) -> dict:
 
 def _fingerprint(raw: dict) -> str:
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+
+
+def _tracking_views() -> dict:
+    from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
+    from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+    from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+    from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
+
+    return {
+        "amazon_ses": AmazonSESTrackingWebhookView.as_view(),
+        "mailgun": MailgunTrackingWebhookView.as_view(),
+        "postmark": PostmarkTrackingWebhookView.as_view(),
+        "sendgrid": SendGridTrackingWebhookView.as_view(),
+    }
+
+
+@csrf_exempt  # the provider posts without a cookie; Anymail checks the secret instead
+def webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    """Anymail's tracking view for the provider we send with (``TRACKING_WEBHOOK_PROVIDER``),
+    and a 404 for every other: Anymail mounts 27 endpoints, some of which fail with a 500
+    on an anonymous POST, and each would accept our one secret."""
+    if not provider or provider != settings.TRACKING_WEBHOOK_PROVIDER:
+        raise Http404("no such webhook")
+    return _tracking_views()[provider](request)

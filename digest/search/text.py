@@ -7,7 +7,6 @@ no Django imports.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ STOP_WORDS = frozenset(_STOP.split())
 SENTENCE_GAP = 10
 
 _stemmer = snowballstemmer.stemmer("english")
-_TAG = re.compile(r"<[^>]{0,500}>")
 # \textbf{word} keeps "word"; other TeX commands, braces and math marks go.
 _TEX_WRAPPED = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}")
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.|[{}$^_~]")
@@ -40,9 +38,9 @@ _VOWELS = frozenset("aeiouy")
 
 
 def clean(text: str) -> str:
-    """Undo HTML escaping and tags, TeX markup and Unicode look-alikes; keep case."""
-    text = html.unescape(_TAG.sub(" ", text or ""))
-    text = _TEX_WRAPPED.sub(r"\1", text)
+    """Undo TeX markup and Unicode look-alikes; keep case. Paper text arrives as plain
+    text (``digest.ingest.feedtext.plain``, the one cleaner of markup, ran at ingest)."""
+    text = _TEX_WRAPPED.sub(r"\1", text or "")
     text = _TEX_COMMAND.sub(" ", text)
     return unicodedata.normalize("NFKC", text)
 

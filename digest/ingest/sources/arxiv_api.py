@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from digest.ingest.feedtext import plain
 from digest.ingest.sources.common import (
     Item,
     Parsed,
-    clean_text,
     clean_url,
     from_struct,
     identify,
@@ -49,7 +49,7 @@ def parse(body: bytes) -> Parsed:
     result.day = None  # a query's results span many days: the run's own day is used
     for position, entry in enumerate(entries, 1):
         if is_error(entry):
-            result.error = f"arXiv API error: {clean_text(entry.get('summary'))[:300]}"
+            result.error = f"arXiv API error: {plain(entry.get('summary'))[:300]}"
             continue
         result.add(position, lambda entry=entry: _item(entry))
     return result
@@ -60,15 +60,15 @@ def is_error(entry) -> bool:
 
 
 def _item(entry) -> Item:
-    title = clean_text(entry.get("title"))
+    title = plain(entry.get("title"))
     key, arxiv_id, version = identify(title, guid=entry.get("id", ""), link=entry.get("link", ""))
     primary = (entry.get("arxiv_primary_category") or {}).get("term", "")
     terms = [tag.get("term") for tag in entry.get("tags", []) if tag.get("term")]
-    categories = [clean_text(term) for term in dict.fromkeys([primary, *terms]) if term]
+    categories = [plain(term) for term in dict.fromkeys([primary, *terms]) if term]
     pdf = next(
         (link.get("href") for link in entry.get("links", []) if link.get("title") == "pdf"), ""
     )
-    authors = [clean_text(author.get("name")) for author in entry.get("authors", [])]
+    authors = [plain(author.get("name")) for author in entry.get("authors", [])]
     if len(authors) == 1 and "," in authors[0]:
         authors = split_authors(authors[0])
     return Item(
@@ -76,7 +76,7 @@ def _item(entry) -> Item:
         arxiv_id=arxiv_id,
         version=version,
         title=title,
-        abstract=clean_text(entry.get("summary")),
+        abstract=plain(entry.get("summary")),
         authors=[name for name in authors if name],
         categories=categories,
         abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else clean_url(entry.get("link")),

@@ -13,10 +13,10 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 
+from digest.ingest.feedtext import plain
 from digest.ingest.sources.common import (
     Item,
     Parsed,
-    clean_text,
     clean_url,
     identify,
     local_date,
@@ -60,7 +60,7 @@ def parse(body: bytes) -> Parsed:
 
 def _text(element: ET.Element, *names: str) -> str:
     """The content of the first child named in ``names`` (RSS name, then Atom name). A child
-    holding elements (never so in arXiv's feeds) is returned as markup, for clean_text to
+    holding elements (never so in arXiv's feeds) is returned as markup, for plain() to
     drop <script> and the like with their content rather than keep it as text."""
     for name in names:
         child = element.find(name)
@@ -79,7 +79,7 @@ def _item(element: ET.Element) -> Item:
     announce = announce.strip().lower()
     guid = _text(element, "guid", "id")
     link = _text(element, "link") or _atom_link(element)
-    title = clean_text(_text(element, "title"))
+    title = plain(_text(element, "title"))
     key, arxiv_id, version = identify(
         title, ids=(guid, prefix.group(1) if prefix else None), guid=guid, link=link
     )
@@ -90,9 +90,9 @@ def _item(element: ET.Element) -> Item:
         arxiv_id=arxiv_id,
         version=version,
         title=title,
-        abstract=clean_text(description[prefix.end() :] if prefix else description),
+        abstract=plain(description[prefix.end() :] if prefix else description),
         authors=split_authors(_text(element, f"{_DC}creator")),
-        categories=[clean_text(c) for c in categories if c.strip()],
+        categories=[plain(c) for c in categories if c.strip()],
         abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else clean_url(link),
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
         published_at=parse_date(_text(element, "pubDate", "published")),

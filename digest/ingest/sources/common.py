@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import html
 import logging
 import re
 import time
@@ -104,25 +103,12 @@ def identify(
         found = arxiv_id(candidate)
         if found:
             return f"arxiv:{found[0]}", found[0], found[1]
-    key = clean_text(guid) or safe_url(link)
+    key = plain(guid) or safe_url(link)
     if not key:
         raise Rejected(f"no guid, link or arXiv id ({title[:80]!r})")
     if len(key) > MAX_KEY:
         raise Rejected(f"identity longer than {MAX_KEY} characters ({title[:80]!r})")
     return key, "", None
-
-
-def clean_text(value: object, *, is_html: bool = False) -> str:
-    """Text fit to store: tags and script-like elements removed, whitespace (arXiv's hard
-    line wraps) collapsed, TeX kept. HTML is entity-decoded once; plain text, already
-    decoded by the XML or JSON parser, is not decoded again. Tags revealed by decoding are
-    removed too: "&lt;script&gt;" in a feed is never meant as text worth keeping."""
-    text = "" if value is None else str(value)
-    if is_html and "&" in text:
-        text = html.unescape(plain(text))
-    if "<" in text:  # most fields have no markup at all: skip the regular expressions
-        text = plain(text)
-    return " ".join(text.split())
 
 
 def clean_url(value: object) -> str:
@@ -141,7 +127,7 @@ def split_authors(value: str) -> list[str]:
     out = []
     for name in _AUTHOR_COMMA.split(value):
         for part in _AUTHOR_AND.split(name.strip()):
-            part = clean_text(_AFFILIATION.sub("", part))
+            part = plain(_AFFILIATION.sub("", part))
             if part:
                 out.append(part)
     return out
@@ -193,8 +179,3 @@ def local_date(value: object) -> dt.date | None:
 def most_common_day(days: list[dt.date | None]) -> dt.date | None:
     counts = Counter(day for day in days if day)
     return counts.most_common(1)[0][0] if counts else None
-
-
-def is_html(detail: object) -> bool:
-    kind = (detail or {}).get("type", "") if isinstance(detail, dict) else ""
-    return "html" in kind

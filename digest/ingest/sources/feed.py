@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from digest.ingest.feedtext import plain
 from digest.ingest.sources.common import (
     Item,
     Parsed,
-    clean_text,
     clean_url,
     from_struct,
     identify,
-    is_html,
     split_authors,
 )
 from digest.ingest.sources.safexml import read_feed
@@ -46,17 +45,16 @@ def parse(body: bytes) -> Parsed:
 
 
 def _item(entry) -> Item:
-    title = clean_text(entry.get("title"), is_html=is_html(entry.get("title_detail")))
+    title = plain(entry.get("title"))
     content = entry.get("content") or [{}]
-    summary_detail = entry.get("summary_detail") or content[0]
     summary = entry.get("summary") or content[0].get("value", "")
     key, arxiv_id, version = identify(title, guid=entry.get("id", ""), link=entry.get("link", ""))
-    authors = [clean_text(author.get("name")) for author in entry.get("authors", [])]
+    authors = [plain(author.get("name")) for author in entry.get("authors", [])]
     if len(authors) == 1 and "," in authors[0]:
         authors = split_authors(authors[0])
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     link = clean_url(entry.get("link"))
-    abstract, counts = _take_counts(clean_text(summary, is_html=is_html(summary_detail)))
+    abstract, counts = _take_counts(plain(summary))
     return Item(
         key=key,
         arxiv_id=arxiv_id,
@@ -64,9 +62,7 @@ def _item(entry) -> Item:
         title=title,
         abstract=abstract,
         authors=[name for name in authors if name],
-        categories=[
-            clean_text(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")
-        ],
+        categories=[plain(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")],
         abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else link,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
         published_at=from_struct(published),

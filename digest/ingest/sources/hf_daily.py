@@ -12,11 +12,11 @@ import datetime as dt
 import json
 from urllib.parse import urlencode
 
+from digest.ingest.feedtext import plain
 from digest.ingest.sources.common import (
     Item,
     Parsed,
     Rejected,
-    clean_text,
     clean_url,
     identify,
     local_date,
@@ -51,7 +51,7 @@ def parse(body: bytes) -> Parsed:
         result.error = f"not JSON: {error}"
         return result
     if isinstance(entries, dict) and "error" in entries:
-        result.error = f"Hugging Face answered: {clean_text(entries['error'])[:300]}"
+        result.error = f"Hugging Face answered: {plain(entries['error'])[:300]}"
         return result
     if not isinstance(entries, list):
         result.error = "expected a JSON array of papers"
@@ -77,11 +77,11 @@ def _item(entry: object) -> Item:
     if not isinstance(entry, dict):
         raise Rejected("not a JSON object")
     paper = _paper(entry)
-    title = clean_text(paper.get("title") or entry.get("title"))
+    title = plain(paper.get("title") or entry.get("title"))
     # Only an arXiv id identifies an entry here: identify() rejects one without.
     key, arxiv_id, version = identify(title, ids=(str(paper.get("id") or ""),))
     authors = [
-        clean_text(author.get("name"))
+        plain(author.get("name"))
         for author in paper.get("authors") or []
         if isinstance(author, dict) and author.get("name")
     ]
@@ -90,7 +90,7 @@ def _item(entry: object) -> Item:
         arxiv_id=arxiv_id,
         version=version,
         title=title,
-        abstract=clean_text(paper.get("summary") or entry.get("summary")),
+        abstract=plain(paper.get("summary") or entry.get("summary")),
         authors=[name for name in authors if name],
         abs_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
