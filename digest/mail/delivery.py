@@ -436,7 +436,7 @@ def plan(
 
 
 def preview_digest(subscriber: Subscriber, now: dt.datetime | None = None):
-    """The digest this subscriber would get now (a RenderedDigest), or None if nothing new."""
+    """The digest this subscriber would get now (a RenderedEmail), or None if nothing new."""
     from digest.mail.compose import render_digest
 
     now = now or timezone.now()
