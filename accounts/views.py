@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import ratelimit, signup, subscription, tokens
 from accounts.emails import mail_went_to
-from accounts.forms import EmailForm, PreferencesForm, SubscribeForm
+from accounts.forms import EmailForm, PreferencesForm, SubscribeForm, topic_lines
 from accounts.headers import token_page
 from accounts.models import Subscriber
 from accounts.preview import topic_preview as build_topic_preview
@@ -139,7 +139,8 @@ def _confirm(request: HttpRequest, token: str) -> HttpResponse:
                 request, "accounts/sent.html", {"purpose": "confirm", "mail": mail_went_to()}
             )
         return render(request, "accounts/expired.html")
-    return render(request, "accounts/confirm.html", {"subscriber": subscriber})
+    context = {"subscriber": subscriber, "typed": topic_lines(subscriber.own_topics)}
+    return render(request, "accounts/confirm.html", context)
 
 
 @require_http_methods(["GET", "POST"])

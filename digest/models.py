@@ -106,13 +106,8 @@ class Paper(models.Model):
         )
 
     def lead_and_rest(self) -> tuple[str, str]:
-        """The paper's first line (the source's one-sentence summary, else the abstract's
-        first sentence) and the abstract still worth showing after it."""
-        abstract = feedtext.plain(self.abstract)
-        summary = feedtext.plain(self.summary)
-        if summary:
-            return summary, abstract
-        return feedtext.first_sentence(abstract)
+        """The paper's first line and the abstract after it (``feedtext.lead_and_rest``)."""
+        return feedtext.lead_and_rest(self.summary, self.abstract)
 
 
 class Listing(models.Model):

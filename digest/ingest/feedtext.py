@@ -210,6 +210,17 @@ def first_sentence(text: str) -> tuple[str, str]:
     return text, ""
 
 
+def lead_and_rest(summary: str, abstract: str, limit: int = 300) -> tuple[str, str]:
+    """A paper's first line, at most about ``limit`` characters (the source's one-sentence
+    summary, else the abstract's first sentence), and the abstract still worth showing
+    after it (all of it after a summary; after the first sentence otherwise)."""
+    summary, abstract = plain(summary), plain(abstract)
+    if summary:
+        return excerpt(summary, limit), abstract
+    first, rest = first_sentence(abstract)
+    return excerpt(first, limit), rest
+
+
 # Hosts of code, not papers: a link there is a paper's code link, never its page.
 CODE_HOSTS = frozenset({"github.com", "www.github.com", "gitlab.com", "bitbucket.org"})
 

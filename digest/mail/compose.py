@@ -40,9 +40,9 @@ from accounts.links import absolute, manage_link, unsubscribe_url
 from accounts.tokens import make_token
 from digest.ingest.feedtext import (
     excerpt,
-    first_sentence,
     highlight,
     join_words,
+    lead_and_rest,
     paper_url,
     plain,
     safe_url,
@@ -148,13 +148,8 @@ def _paper_text(
     code_url: str,
     project_url: str,
 ) -> dict:
-    # The first line is the source's one-sentence summary, else the abstract's first
-    # sentence; the excerpt then goes on from there rather than saying it twice.
-    if plain(summary):
-        lead, rest = plain(summary, limit=ABSTRACT_CHARS), plain(abstract)
-    else:
-        lead, rest = first_sentence(plain(abstract))
-        lead = excerpt(lead, ABSTRACT_CHARS)
+    # The excerpt goes on after the first line rather than saying it twice.
+    lead, rest = lead_and_rest(summary, abstract, ABSTRACT_CHARS)
     shown = excerpt(rest, ABSTRACT_CHARS)
     links = {
         "pdf_url": safe_url(pdf_url),
