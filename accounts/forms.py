@@ -83,7 +83,7 @@ class PreferencesForm(forms.ModelForm):
         max_value=MAX_PAPERS,
         label="Most papers per email",
         error_messages={
-            "max_value": f"At most {MAX_PAPERS} papers per email: Gmail cuts a longer one short.",
+            "max_value": f"At most {MAX_PAPERS} (Gmail cuts a longer email short).",
             "min_value": "At least one paper per email.",
             "invalid": f"A number of papers from 1 to {MAX_PAPERS}.",
             "required": f"How many papers at most, from 1 to {MAX_PAPERS}?",

@@ -290,7 +290,12 @@ def preferences(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
         subscription.save_preferences(form)
         messages.success(request, "Your preferences are saved.")
         return redirect("preferences")
-    return render(request, "accounts/preferences.html", {"form": form, "subscriber": subscriber})
+    context = {
+        "form": form,
+        "subscriber": subscriber,
+        "proven": request.session.get(SESSION_SCOPE) == "sign-in",
+    }
+    return render(request, "accounts/preferences.html", context)
 
 
 @require_POST

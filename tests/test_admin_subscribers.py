@@ -298,3 +298,23 @@ def test_unsubscribing_someone_in_the_form_stops_their_schedule(client, operator
     ada.refresh_from_db()
     assert (ada.status, ada.next_send_at) == (Status.UNSUBSCRIBED, None)
     assert ada.unsubscribed_at is not None
+
+
+@pytest.mark.django_db
+def test_the_subscriber_page_shows_times_with_their_zone_and_no_token_nonce(client, operator):
+    import datetime as dt
+
+    person = Subscriber.objects.create(email="ada@example.org", status=Status.ACTIVE)
+    Subscriber.objects.filter(pk=person.pk).update(
+        created_at=dt.datetime(2026, 8, 20, 7, 5, 9, 123456, tzinfo=dt.UTC)
+    )
+    Digest.objects.create(
+        subscriber=person,
+        edition=dt.date(2026, 8, 20),
+        status="sent",
+        sent_at=dt.datetime(2026, 8, 20, 7, 6, 1, 654321, tzinfo=dt.UTC),
+    )
+    page = client.get(f"{LIST}{person.pk}/change/").content.decode()
+    assert "20 Aug 2026, 07:05 UTC" in page and "20 Aug 2026, 07:06 UTC" in page
+    assert "654321" not in page and "123456" not in page and ".65" not in page
+    assert "nonce" not in page.lower()

@@ -82,9 +82,12 @@ def test_a_forwarded_digests_manage_link_cannot_download_or_delete_the_data(clie
     assert Subscriber.objects.filter(pk=subscriber.pk).exists()
     page = client.get("/manage/").content.decode()
     assert "sign in with a link we email to your address" in page
+    page = client.get("/manage/preferences/").content.decode()
+    assert "my-data.json" not in page and 'id="sign-in-for-data"' in page
     # A sign-in link from the mailbox proves it: then both work.
     sign_in(client, subscriber)
     assert client.get("/manage/my-data.json").status_code == 200
+    assert "my-data.json" in client.get("/manage/preferences/").content.decode()
 
 
 def test_a_manage_link_expires_after_30_days_and_offers_a_sign_in_link(client, monkeypatch):

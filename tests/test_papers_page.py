@@ -124,3 +124,8 @@ def test_it_serves_the_papers_page_from_the_cache_without_touching_the_session(c
     with CaptureQueriesContext(connection) as again:
         assert client.get("/").content == first.content
     assert len(again) == 0
+
+
+def test_it_answers_the_browsers_favicon_request_with_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/paperwire/icon.svg")

@@ -115,7 +115,7 @@ def test_it_offers_a_new_link_when_the_confirmation_link_expired(client, monkeyp
         ("time_zone", "Mars/Olympus", "Not a time zone we know"),
         ("own_topics", 'knowledge "distillation', "Line 1:"),
         ("own_topics", "", "Pick at least one topic"),
-        ("max_papers", "26", "At most 25 papers per email"),
+        ("max_papers", "26", "At most 25 (Gmail cuts a longer email short)."),
         ("send_hour", "24", "Select a valid choice"),
     ],
 )
@@ -191,10 +191,7 @@ def test_a_failed_signup_shows_a_summary_at_the_top_linking_to_each_field_and_ke
     for anchor in anchors:
         assert f'id="{anchor}"' in page
     assert "3 things to fix" in summary
-    assert (
-        "Most papers per email: At most 25 papers per email: Gmail cuts a longer one short."
-        in summary
-    )
+    assert "Most papers per email: At most 25 (Gmail cuts a longer email short)." in summary
     assert "less than or equal to" not in page  # not Django's generic wording
     # What was typed is kept.
     assert 'value="not an address"' in page
