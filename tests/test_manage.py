@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.conf import settings
@@ -270,3 +271,30 @@ def test_it_caps_sign_in_links_per_address_per_day(client, settings):
     for _ in range(4):
         client.post("/manage/", {"email": "reader@example.org"})
     assert len(mail.outbox) == 2
+
+
+def test_a_failed_save_shows_the_summary_at_the_top_and_keeps_what_was_typed(client):
+    subscriber = make_subscriber()
+    sign_in(client, subscriber)
+    data = {
+        "own_topics": "diffusion\ntitle:(graph",
+        "frequency": "daily",
+        "weekday": "0",
+        "send_hour": "7",
+        "time_zone": "Mars/Olympus",
+        "max_papers": "0",
+    }
+    page = client.post("/manage/preferences/", data).content.decode()
+    summary = page[
+        page.index('id="error-summary"') : page.index("</div>", page.index("error-summary"))
+    ]
+    assert page.index("error-summary") < page.index('action="/manage/preferences/"')
+    assert re.findall(r'<a href="#([^"]+)">', summary) == [
+        "id_own_topics",
+        "id_time_zone",
+        "id_max_papers",
+    ]
+    assert "Most papers per email: At least one paper per email." in summary
+    assert ">diffusion\ntitle:(graph</textarea>" in page and 'value="Mars/Olympus"' in page
+    subscriber.refresh_from_db()
+    assert subscriber.own_topics == "knowledge distillation"
