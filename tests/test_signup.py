@@ -202,3 +202,21 @@ def test_a_failed_signup_shows_a_summary_at_the_top_linking_to_each_field_and_ke
 def test_a_signup_without_topics_links_its_summary_to_the_topics(client):
     page = client.post("/subscribe/", signup_data(own_topics="")).content.decode()
     assert '<a href="#id_own_topics">Pick at least one topic, or type one.</a>' in page
+
+
+def test_the_confirmation_and_sign_in_emails_go_through_the_one_email_renderer(client, monkeypatch):
+    from accounts import emails
+
+    rendered = []
+    real = emails.render_email
+    monkeypatch.setattr(
+        emails, "render_email", lambda name, ctx: rendered.append(name) or real(name, ctx)
+    )
+    client.post("/subscribe/", signup_data("ada@example.org"))
+    Subscriber.objects.update(status="active", confirmation_sent_at=None)
+    client.post("/manage/", {"email": "ada@example.org"})
+    assert rendered == ["accounts/email/confirm", "accounts/email/sign-in"]
+    assert [m.subject for m in mail.outbox] == [
+        "Confirm your Paperwire subscription",
+        "Your Paperwire sign-in link",
+    ]
