@@ -60,8 +60,12 @@ def chromium():
             )
             yield browser
             browser.close()
+            # Close, where they were opened, the connections the tests' flushes left (on
+            # PostgreSQL an open one would keep the test database from being dropped).
+            connections.close_all()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        connections.close_all()
 
 
 @pytest.fixture
