@@ -237,7 +237,6 @@ class SubscriberAdmin(admin.ModelAdmin):
         "confirmation_sent_at",
         "next_send_at",
         "soft_bounces",
-        "token_nonce",
         "recent_digests",
         "recent_feedback",
         "recent_events",
@@ -268,7 +267,6 @@ class SubscriberAdmin(admin.ModelAdmin):
                     "unsubscribed_at",
                     "confirmation_sent_at",
                     "soft_bounces",
-                    "token_nonce",
                 ]
             },
         ),

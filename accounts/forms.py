@@ -75,7 +75,15 @@ class PreferencesForm(forms.ModelForm):
     )
     send_hour = forms.TypedChoiceField(choices=HOUR_CHOICES, coerce=int, label="Delivery hour")
     max_papers = forms.IntegerField(
-        min_value=1, max_value=MAX_PAPERS, label="Most papers per email"
+        min_value=1,
+        max_value=MAX_PAPERS,
+        label="Most papers per email",
+        error_messages={
+            "max_value": f"At most {MAX_PAPERS} (Gmail cuts a longer email short).",
+            "min_value": "At least one paper per email.",
+            "invalid": f"A number of papers from 1 to {MAX_PAPERS}.",
+            "required": f"How many papers at most, from 1 to {MAX_PAPERS}?",
+        },
     )
     time_zone = forms.CharField(
         max_length=64,
@@ -102,6 +110,20 @@ class PreferencesForm(forms.ModelForm):
         renders these itself: Django's per-option widget rendering is slow)."""
         ticked = {str(value) for value in self["topics"].value() or []}
         return [(topic, str(topic.pk) in ticked) for topic in self.fields["topics"].queryset]
+
+    def error_links(self) -> list[tuple[str, str]]:
+        """Each error as (id of the input to go to, message), in the page's order, for
+        the summary at the top of the form."""
+        links = []
+        for name, field in self.fields.items():
+            anchor = {"topics": "id_topics_0", "frequency": "id_frequency_0"}.get(
+                name, self[name].auto_id
+            )
+            if name == "topics" and not self.fields["topics"].queryset.exists():
+                anchor = self["own_topics"].auto_id
+            links += [(anchor, f"{field.label}: {error}") for error in self.errors.get(name, [])]
+        # "Pick at least one topic": the topics are where to fix it.
+        return [(self["own_topics"].auto_id, error) for error in self.non_field_errors()] + links
 
     def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"].strip()

@@ -22,6 +22,12 @@ def manage_url() -> str:
     return absolute(reverse("manage_request"))
 
 
+def manage_link(subscriber: Subscriber) -> str:
+    """The digest's signed "Manage your topics" link (docs/security.md says why it is
+    shaped as it is)."""
+    return absolute(reverse("manage_link", args=[subscriber_token("manage", subscriber)]))
+
+
 def confirm_url(subscriber: Subscriber) -> str:
     return absolute(reverse("confirm", args=[subscriber_token("confirm", subscriber)]))
 

@@ -17,6 +17,9 @@ from accounts.models import Subscriber
 MAX_AGE = {
     "confirm": 7 * 24 * 3600,
     "login": 3600,
+    # The digest's "Manage your topics" link: not single-use (every digest carries one),
+    # so it opens a session that may change preferences but not read or erase data.
+    "manage": 30 * 24 * 3600,
     "unsubscribe": None,
     "feedback": None,
     "webview": None,

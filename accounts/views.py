@@ -10,12 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import lifecycle, ratelimit, signup, subscription, tasks
-from accounts.forms import EmailForm, PreferencesForm, SubscribeForm
+from accounts import lifecycle, ratelimit, signup, subscription, tasks, tokens
+from accounts.emails import mail_went_to
+from accounts.forms import EmailForm, PreferencesForm, SubscribeForm, topic_lines
 from accounts.headers import token_page
 from accounts.models import Subscriber
 from accounts.preview import topic_preview as build_topic_preview
@@ -23,7 +25,13 @@ from accounts.tokens import InvalidToken, read_token, subscriber_from_token
 from digest.mail.delivery import preview_digest
 
 SESSION_KEY = "subscriber_id"
+# "sign-in" (an emailed sign-in or confirmation link: the owner of the mailbox, now) or
+# "digest" (the signed link in a digest, which a forwarded email also carries).
+SESSION_SCOPE = "subscriber_scope"
 SESSION_AGE = 12 * 3600
+# Set when this browser asks for a sign-in link, so opening the link here needs no second
+# press (healthchecks does the same): a mail scanner elsewhere has no such cookie.
+ASKED_COOKIE = "paperwire_asked"
 
 
 def _visitor(request: HttpRequest) -> signup.Visitor:
@@ -60,7 +68,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             visitor = _visitor(request)
             posted = {key: request.POST.getlist(key) for key in SubscribeForm.base_fields}
             tasks.email_signup.delay_on_commit(posted, visitor.ip, visitor.user_agent)
-            return redirect("subscribe_sent")
+            return _asked(redirect("subscribe_sent"))
     else:
         form = SubscribeForm(
             initial={"email": request.GET.get("email", "")[:254], "max_papers": 10, "send_hour": 7}
@@ -70,7 +78,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def subscribe_sent(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/sent.html", {"purpose": "signup"})
+    return render(request, "accounts/sent.html", {"purpose": "signup", "mail": mail_went_to()})
 
 
 @require_GET
@@ -121,7 +129,7 @@ def _confirm(request: HttpRequest, token: str) -> HttpResponse:
         subscriber = subscriber_from_token("confirm", token)
         if request.method == "POST":
             signup.confirm(subscriber, _visitor(request))
-            _sign_in_session(request, subscriber)
+            _sign_in_session(request, subscriber, "sign-in")
             return render(request, "accounts/confirmed.html", {"subscriber": subscriber})
     except InvalidToken as exc:
         if not exc.expired:
@@ -130,9 +138,12 @@ def _confirm(request: HttpRequest, token: str) -> HttpResponse:
             if not _form_rate_ok(request):
                 return _too_many(request)
             tasks.email_new_confirmation.delay_on_commit(exc.payload)
-            return render(request, "accounts/sent.html", {"purpose": "confirm"})
+            return render(
+                request, "accounts/sent.html", {"purpose": "confirm", "mail": mail_went_to()}
+            )
         return render(request, "accounts/expired.html")
-    return render(request, "accounts/confirm.html")
+    context = {"subscriber": subscriber, "typed": topic_lines(subscriber.own_topics)}
+    return render(request, "accounts/confirm.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -143,7 +154,7 @@ def manage_request(request: HttpRequest) -> HttpResponse:
         form = EmailForm(request.POST)
         if form.is_valid():
             tasks.email_sign_in.delay_on_commit(form.cleaned_data["email"])
-            return redirect("manage_sent")
+            return _asked(redirect("manage_sent"))
     else:
         form = EmailForm()
     return render(request, "accounts/manage.html", {"form": form})
@@ -151,15 +162,40 @@ def manage_request(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def manage_sent(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/sent.html", {"purpose": "sign-in"})
+    return render(request, "accounts/sent.html", {"purpose": "sign-in", "mail": mail_went_to()})
+
+
+def _asked(response: HttpResponse) -> HttpResponse:
+    """Mark this browser as one that asked for a link, for as long as a sign-in link
+    works. It only tells a person from a mail scanner (which never has it), so it names no
+    address: the answer stays the same whatever address was typed and whatever its state."""
+    response.set_cookie(
+        ASKED_COOKIE,
+        "1",
+        max_age=tokens.MAX_AGE["login"],
+        path=reverse("sign_in_page"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @token_page
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method == "GET":
+    if request.method == "POST":
+        return _sign_in(request, token)
+    if request.COOKIES.get(ASKED_COOKIE) != "1":
         return _stash(request, "login", token, "sign_in_page")
-    return _sign_in(request, token)
+    # A browser that asked for a link opened it: no button to press. A mail scanner has
+    # no such cookie, so for it this GET still changes nothing.
+    try:
+        response = _spend_sign_in(request, subscriber_from_token("login", token))
+    except InvalidToken:  # expired or spent: the usual pages say so
+        return _stash(request, "login", token, "sign_in_page")
+    response.delete_cookie(ASKED_COOKIE, path=reverse("sign_in_page"))
+    return response
 
 
 @never_cache
@@ -172,9 +208,7 @@ def _sign_in(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = subscriber_from_token("login", token)
         if request.method == "POST":
-            signup.sign_in(subscriber)
-            _sign_in_session(request, subscriber)
-            return redirect("preferences")
+            return _spend_sign_in(request, subscriber)
     except InvalidToken as exc:
         if exc.expired:
             return render(request, "accounts/expired.html", {"purpose": "sign-in"})
@@ -182,23 +216,73 @@ def _sign_in(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/sign_in.html")
 
 
-def _sign_in_session(request: HttpRequest, subscriber: Subscriber) -> None:
+def _spend_sign_in(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    signup.sign_in(subscriber)
+    _sign_in_session(request, subscriber, "sign-in")
+    return redirect("preferences")
+
+
+@token_page
+@require_GET
+def manage_link(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriber_from_token("manage", token)
+    except InvalidToken as exc:
+        if exc.expired:
+            return render(request, "accounts/expired.html", {"purpose": "manage"})
+        return _invalid(request)
+    if request.session.get(SESSION_KEY) == subscriber.pk:
+        return redirect("preferences")  # signed in already: nothing to press
+    return _stash(request, "manage", token, "manage_link_page")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def manage_link_page(request: HttpRequest) -> HttpResponse:
+    try:
+        subscriber = subscriber_from_token("manage", _stashed(request, "manage"))
+    except InvalidToken as exc:
+        if exc.expired:
+            return render(request, "accounts/expired.html", {"purpose": "manage"})
+        return _invalid(request)
+    if request.method == "POST":
+        if subscriber.status in (Subscriber.Status.PENDING, Subscriber.Status.SUPPRESSED):
+            return _invalid(request)
+        _sign_in_session(request, subscriber, "digest")
+        return redirect("preferences")
+    return render(request, "accounts/sign_in.html", {"purpose": "manage"})
+
+
+def _sign_in_session(request: HttpRequest, subscriber: Subscriber, scope: str) -> None:
     request.session.cycle_key()
     request.session[SESSION_KEY] = subscriber.pk
+    request.session[SESSION_SCOPE] = scope
     request.session.set_expiry(SESSION_AGE)
 
 
-def _signed_in(view):
-    """Pass the session's subscriber to ``view``; send strangers to /manage/."""
+def _signed_in(view=None, *, proven: bool = False):
+    """Pass the session's subscriber to ``view``; send strangers to /manage/. With
+    ``proven``, a session opened from a digest's link (which a forwarded email carries
+    too) is sent for a fresh sign-in link first."""
 
-    @wraps(view)
-    def wrapped(request: HttpRequest) -> HttpResponse:
-        subscriber = Subscriber.objects.filter(pk=request.session.get(SESSION_KEY)).first()
-        if subscriber is None:
-            return redirect("manage_request")
-        return view(request, subscriber)
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest) -> HttpResponse:
+            subscriber = Subscriber.objects.filter(pk=request.session.get(SESSION_KEY)).first()
+            if subscriber is None:
+                return redirect("manage_request")
+            if proven and request.session.get(SESSION_SCOPE) != "sign-in":
+                messages.info(
+                    request,
+                    "To download or delete your data, sign in with a link we email to "
+                    "your address: it proves the mailbox is yours.",
+                )
+                return redirect("manage_request")
+            return view(request, subscriber)
 
-    return wrapped
+        return wrapped
+
+    return decorate(view) if view else decorate
 
 
 @require_http_methods(["GET", "POST"])
@@ -209,7 +293,12 @@ def preferences(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
         subscription.save_preferences(form)
         messages.success(request, "Your preferences are saved.")
         return redirect("preferences")
-    return render(request, "accounts/preferences.html", {"form": form, "subscriber": subscriber})
+    context = {
+        "form": form,
+        "subscriber": subscriber,
+        "proven": request.session.get(SESSION_SCOPE) == "sign-in",
+    }
+    return render(request, "accounts/preferences.html", context)
 
 
 @require_POST
@@ -268,7 +357,7 @@ def preview(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 
 
 @require_GET
-@_signed_in
+@_signed_in(proven=True)
 def data_export(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     response = HttpResponse(
         json.dumps(subscription.export(subscriber), indent=2),
@@ -279,7 +368,7 @@ def data_export(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@_signed_in
+@_signed_in(proven=True)
 def delete(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     if request.method == "POST":
         subscription.erase(subscriber)
@@ -306,10 +395,16 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber = subscriber_from_token("unsubscribe", token)
+        payload = read_token("unsubscribe", token)
     except InvalidToken:
         return _invalid(request)
+    subscriber = Subscriber.objects.filter(pk=payload["s"]).first()
+    if subscriber is None:
+        # Erased ("delete my data"): the link was genuine and nothing is mailed any more.
+        return render(request, "accounts/unsubscribed.html", {"erased": True})
     if request.method == "GET":
+        if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+            return render(request, "accounts/unsubscribed.html", {"already": True})
         return render(request, "accounts/unsubscribe.html")
     if request.POST.get("action") == "resubscribe":
         if not _form_rate_ok(request):

@@ -65,12 +65,20 @@ def doc_of(paper: Paper) -> Doc:
     categories = paper.categories if isinstance(paper.categories, list) else []
     return Doc(
         title=paper.title or "",
-        abstract=paper.abstract or "",
+        abstract=_with_keywords(paper.abstract or "", paper.keywords),
         authors=tuple(a.get("name", "") if isinstance(a, dict) else str(a) for a in authors),
         categories=tuple(str(c) for c in categories),
         upvotes=paper.upvotes or 0,
         arxiv_id=paper.arxiv_id or "",
     )
+
+
+def _with_keywords(abstract: str, keywords: object) -> str:
+    """The abstract with the source's keywords after it (Hugging Face's ai_keywords), so a
+    topic matches a paper its keywords name even when the abstract words it otherwise."""
+    if not isinstance(keywords, list) or not keywords:
+        return abstract
+    return f"{abstract}. " + "; ".join(str(word) for word in keywords)
 
 
 class DayIndex:
@@ -95,7 +103,9 @@ class DayIndex:
         wanted = {i for node in nodes for i in _like_ids(node)} - self.by_arxiv_id.keys()
         if not wanted:
             return
-        found = Paper.objects.filter(arxiv_id__in=wanted).only("title", "abstract", "arxiv_id")
+        found = Paper.objects.filter(arxiv_id__in=wanted).only(
+            "title", "abstract", "keywords", "arxiv_id"
+        )
         for paper in found:
             self.by_arxiv_id[paper.arxiv_id.lower()] = doc_of(paper)
         for missing in wanted - self.by_arxiv_id.keys():

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from digest.ingest import feedtext
+
 
 class Source(models.Model):
     class Kind(models.TextChoices):
@@ -79,6 +81,11 @@ class Paper(models.Model):
     code_url = models.URLField(max_length=500, blank=True)
     project_url = models.URLField(max_length=500, blank=True)
     hf_url = models.URLField(max_length=500, blank=True)
+    # What some sources add (Hugging Face): a one-sentence summary, the source's keywords
+    # (matched like words of the abstract) and the code repository's GitHub stars.
+    summary = models.TextField(blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    github_stars = models.PositiveIntegerField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveSmallIntegerField(null=True, blank=True)
     upvotes = models.IntegerField(default=0)
@@ -90,6 +97,17 @@ class Paper(models.Model):
 
     def __str__(self) -> str:
         return self.title[:80]
+
+    @property
+    def url(self) -> str:
+        """The link to the paper itself, never its code or project page instead."""
+        return feedtext.paper_url(
+            self.arxiv_id, self.abs_url, self.title, self.code_url, self.project_url
+        )
+
+    def lead_and_rest(self) -> tuple[str, str]:
+        """The paper's first line and the abstract after it (``feedtext.lead_and_rest``)."""
+        return feedtext.lead_and_rest(self.summary, self.abstract)
 
 
 class Listing(models.Model):

@@ -14,14 +14,21 @@ PAGE_CACHE_SECONDS = 60
 
 
 def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpResponse:
-    papers = list(daily.papers_of_day(day)) if day else []
+    page = request.GET.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+        raise Http404("No such page")
+    page = int(page)
+    papers = list(daily.papers_of_day(day, page)) if day else []
     context = {
         "day": day,
+        "page": page,
+        "first": (page - 1) * daily.PAPERS_PER_PAGE,
         "papers": papers,
         "neighbours": daily.neighbours(day) if day else None,
         "is_latest": request.resolver_match.url_name == "home",
     }
-    return render(request, "digest/day.html", context, status=200 if papers or not day else 404)
+    found = papers or (not day and page == 1)
+    return render(request, "digest/day.html", context, status=200 if found else 404)
 
 
 @cache_page(PAGE_CACHE_SECONDS)

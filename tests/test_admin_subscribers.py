@@ -356,3 +356,23 @@ def test_a_subscriber_added_as_active_is_confirmed_and_scheduled(client, operato
     assert person.status == Status.ACTIVE
     assert person.confirmed_at is not None
     assert person.next_send_at > timezone.now()
+
+
+@pytest.mark.django_db
+def test_the_subscriber_page_shows_times_with_their_zone_and_no_token_nonce(client, operator):
+    import datetime as dt
+
+    person = Subscriber.objects.create(email="ada@example.org", status=Status.ACTIVE)
+    Subscriber.objects.filter(pk=person.pk).update(
+        created_at=dt.datetime(2026, 8, 20, 7, 5, 9, 123456, tzinfo=dt.UTC)
+    )
+    Digest.objects.create(
+        subscriber=person,
+        edition=dt.date(2026, 8, 20),
+        status="sent",
+        sent_at=dt.datetime(2026, 8, 20, 7, 6, 1, 654321, tzinfo=dt.UTC),
+    )
+    page = client.get(f"{LIST}{person.pk}/change/").content.decode()
+    assert "20 Aug 2026, 07:05 UTC" in page and "20 Aug 2026, 07:06 UTC" in page
+    assert "654321" not in page and "123456" not in page and ".65" not in page
+    assert "nonce" not in page.lower()

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from digest.ingest.feedtext import excerpt, highlight, plain, safe_url, shorten_authors, wrap
+from digest.ingest.feedtext import (
+    excerpt,
+    first_sentence,
+    highlight,
+    paper_url,
+    plain,
+    safe_url,
+    shorten_authors,
+    wrap,
+)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +120,23 @@ def test_it_strips_unknown_tags_escaped_markup_bidi_and_control_characters(text,
 )
 def test_it_refuses_links_with_quotes_angle_brackets_or_hidden_characters(url):
     assert safe_url(url) == ""
+
+
+def test_the_first_sentence_ends_at_a_full_stop_before_a_capital_not_at_an_abbreviation():
+    text = "We study e.g. robots. Fig. 2 shows it all works out in the end. Then more."
+    assert first_sentence(text) == (
+        "We study e.g. robots. Fig. 2 shows it all works out in the end.",
+        "Then more.",
+    )
+    assert first_sentence("No full stop at all") == ("No full stop at all", "")
+
+
+def test_a_paper_links_to_its_arxiv_page_else_its_own_page_else_a_title_search():
+    code = "https://github.com/a/b"
+    assert paper_url("2401.00001", code, "T", code) == "https://arxiv.org/abs/2401.00001"
+    assert paper_url("", "https://journal.example/1", "T") == "https://journal.example/1"
+    assert paper_url("", code, "Tiny <b>models</b> & co", code) == (
+        "https://arxiv.org/search/?query=Tiny+models+%26+co&searchtype=title"
+    )
+    assert paper_url("", "https://gitlab.com/x/y", "T").startswith("https://arxiv.org/search/")
+    assert paper_url("", "javascript:alert(1)", "") == ""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from digest.ingest.store import ingest_file
-from digest.mail.compose import RenderedDigest, render_digest
+from digest.mail.compose import RenderedEmail, render_digest
 from digest.models import Paper
 from tests.support.sample_digest import Tags, match, subscriber
 
@@ -28,7 +28,7 @@ JS_LINKS = ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1
 DATA_LINK = "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="
 
 
-def assert_harmless(rendered: RenderedDigest) -> None:
+def assert_harmless(rendered: RenderedEmail) -> None:
     tags = Tags(rendered.html).tags
     assert not [tag for tag, _ in tags if tag in {"script", "iframe", "object", "embed", "img"}]
     assert not [name for _, attrs in tags for name in attrs if name.startswith("on")]
@@ -41,7 +41,7 @@ def assert_harmless(rendered: RenderedDigest) -> None:
     assert_links_are_http(rendered)
 
 
-def assert_links_are_http(rendered: RenderedDigest) -> None:
+def assert_links_are_http(rendered: RenderedEmail) -> None:
     hrefs = [attrs["href"] for tag, attrs in Tags(rendered.html).tags if "href" in attrs]
     assert hrefs and all(re.match(r"https?://[^\s/]", href) for href in hrefs), hrefs
     words = rendered.text.lower().split()
@@ -64,7 +64,7 @@ def hostile_paper(**fields) -> Paper:
     return Paper.objects.create(**values)
 
 
-def render(paper: Paper, **match_fields) -> RenderedDigest:
+def render(paper: Paper, **match_fields) -> RenderedEmail:
     return render_digest(subscriber(), [match(paper, **match_fields)])
 
 
@@ -146,7 +146,8 @@ def test_a_quote_in_a_link_cannot_break_out_of_its_attribute():
 def test_highlighting_cannot_inject_markup_or_break_escaping():
     paper = hostile_paper(abstract="If a < b & c > d then <b>bold</b> robot & amp lt")
     rendered = render(paper, terms=("amp", "lt", "b", "<b>", "robot"))
-    abstract = re.search(r'<p class="abstract"[^>]*>(.*?)</p>', rendered.html).group(1)
+    # One sentence: the email's first line.
+    abstract = re.search(r'<p class="lead-line"[^>]*>(.*?)</p>', rendered.html).group(1)
     assert re.sub(r"<mark[^>]*>|</mark>", "", abstract) == (
         "If a &lt; b &amp; c &gt; d then bold robot &amp; amp lt"
     )

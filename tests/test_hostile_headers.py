@@ -189,9 +189,10 @@ def exempt_views(resolver: URLResolver, prefix: str = "") -> list[tuple[str, str
     return found
 
 
-def test_it_exempts_only_the_one_click_unsubscribe_and_the_webhooks_from_csrf():
+def test_it_exempts_only_the_token_pages_that_post_from_no_referrer_and_the_webhooks_from_csrf():
     exempt = exempt_views(get_resolver())
     assert sorted(pattern for pattern, _ in exempt) == [
+        "feedback/<str:token>/",
         "unsubscribe/<str:token>/",
         "webhooks/anymail/<str:provider>/tracking/",
     ], exempt

@@ -93,9 +93,11 @@ def test_it_answers_every_forged_truncated_or_cross_purpose_token_with_one_plain
 
 def test_it_refuses_a_token_for_a_subscriber_that_no_longer_exists(client):
     subscriber = make_subscriber()
-    token = tokens.subscriber_token("unsubscribe", subscriber)
+    token = tokens.subscriber_token("login", subscriber)
+    manage = tokens.subscriber_token("manage", subscriber)
     subscriber.delete()
-    assert client.post(f"/unsubscribe/{token}/").status_code == 400
+    assert client.post(f"/manage/sign-in/{token}/").status_code == 400
+    assert client.get(f"/manage/open/{manage}/").status_code == 400
 
 
 def test_it_acts_only_on_the_subscriber_a_token_was_made_for(client):

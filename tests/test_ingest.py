@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Subscriber
 from digest.ingest.store import ingest_file, ingest_source
@@ -237,7 +238,7 @@ def test_the_demo_command_can_run_twice_without_doubling_anything():
     out = StringIO()
     call_command("demo", stdout=out)
     assert (Paper.objects.count(), Listing.objects.count(), Subscriber.objects.count()) == counts
-    assert counts[0] >= 15 + 9 + 67
+    assert counts[0] == 13 + 26 + 15
     active = Subscriber.objects.active()
     assert active.count() == 3
     assert all(s.next_send_at and s.topics.exists() for s in active)
@@ -261,6 +262,17 @@ def test_it_sends_no_validators_of_another_day_to_hugging_face(server):
     )
     assert ingest_source(source, dt.date(2026, 8, 21)).status == "ok"
     assert "If-None-Match" not in server.requests[0][1]
+
+
+def test_every_demo_paper_has_authors_upvotes_and_a_link_to_the_paper_itself():
+    call_command("demo", stdout=StringIO())
+    papers = list(Paper.objects.all())
+    assert len(papers) == 54
+    assert all(p.authors and p.url == f"https://arxiv.org/abs/{p.arxiv_id}" for p in papers)
+    assert sum(p.upvotes > 0 for p in papers) > 40
+    today = timezone.now().date()
+    days = sorted(set(Listing.objects.values_list("day", flat=True)))
+    assert days == [today - dt.timedelta(days=n) for n in (2, 1, 0)]
 
 
 def test_the_demo_command_fills_an_empty_catalogue():

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
-from accounts import subscription
+from accounts import links, subscription
 from accounts.models import Consent, Subscriber
 from digest.models import Digest, EmailEvent, Suppression
 from tests.support.pages import emailed_link, load_real_day, make_subscriber, make_topic
@@ -27,6 +30,7 @@ def test_it_emails_a_sign_in_link_that_opens_the_preferences_once(client):
     assert response["Location"] == "/manage/sent/"
     link = emailed_link()
     assert "/manage/sign-in/" in link
+    client.cookies.pop("paperwire_asked")  # opened in another browser than the one that asked
     page = client.get(link, follow=True)
     assert page.redirect_chain == [("/manage/sign-in/", 302)]
     assert "Sign in" in page.content.decode()  # GET only shows a button
@@ -36,6 +40,69 @@ def test_it_emails_a_sign_in_link_that_opens_the_preferences_once(client):
     assert subscriber.email in page.content.decode()
     client.post("/manage/sign-out/")
     assert client.post(link).status_code == 400  # spent
+
+
+def test_it_signs_in_without_a_button_in_the_browser_that_asked_for_the_link(client):
+    subscriber = make_subscriber()
+    client.post("/manage/", {"email": subscriber.email})
+    assert client.cookies["paperwire_asked"]["path"] == "/manage/sign-in/"
+    assert client.cookies["paperwire_asked"]["httponly"]
+    link = emailed_link()
+    scanner = Client()  # a mail scanner opens the link first: it gets the button only
+    assert scanner.get(link, follow=True).redirect_chain == [("/manage/sign-in/", 302)]
+    assert scanner.get("/manage/preferences/").status_code == 302
+    response = client.get(link)
+    assert response["Location"] == "/manage/preferences/"
+    assert client.cookies["paperwire_asked"].value == ""  # used up with the link
+    assert client.get("/manage/preferences/").status_code == 200
+    assert scanner.post("/manage/sign-in/").status_code == 400  # spent
+
+
+def test_the_digests_manage_link_opens_the_preferences_after_one_press(client):
+    subscriber = make_subscriber()
+    link = links.manage_link(subscriber).removeprefix(settings.SITE_URL)
+    page = client.get(link, follow=True)
+    assert page.redirect_chain == [("/manage/open/", 302)]
+    assert "Open my preferences" in page.content.decode()  # a GET changes nothing
+    assert client.get("/manage/preferences/").status_code == 302
+    assert client.post("/manage/open/")["Location"] == "/manage/preferences/"
+    assert subscriber.email in client.get("/manage/preferences/").content.decode()
+    # Again from the same browser: straight in. Not single-use: every digest carries it.
+    assert client.get(link)["Location"] == "/manage/preferences/"
+    assert Client().get(link, follow=True).redirect_chain == [("/manage/open/", 302)]
+
+
+def test_a_forwarded_digests_manage_link_cannot_download_or_delete_the_data(client):
+    subscriber = make_subscriber()
+    client.get(links.manage_link(subscriber).removeprefix(settings.SITE_URL))
+    client.post("/manage/open/")
+    for url in ("/manage/my-data.json", "/manage/delete/"):
+        response = client.get(url)
+        assert response["Location"] == "/manage/"
+    assert client.post("/manage/delete/")["Location"] == "/manage/"
+    assert Subscriber.objects.filter(pk=subscriber.pk).exists()
+    page = client.get("/manage/").content.decode()
+    assert "sign in with a link we email to your address" in page
+    page = client.get("/manage/preferences/").content.decode()
+    assert "my-data.json" not in page and 'id="sign-in-for-data"' in page
+    # A sign-in link from the mailbox proves it: then both work.
+    sign_in(client, subscriber)
+    assert client.get("/manage/my-data.json").status_code == 200
+    assert "my-data.json" in client.get("/manage/preferences/").content.decode()
+
+
+def test_a_manage_link_expires_after_30_days_and_offers_a_sign_in_link(client, monkeypatch):
+    import time
+
+    from django.core import signing
+
+    subscriber = make_subscriber()
+    real = time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real() - 31 * 86400)
+    link = links.manage_link(subscriber).removeprefix(settings.SITE_URL)
+    monkeypatch.setattr(signing.time, "time", real)
+    page = client.get(link).content.decode()
+    assert "This link has expired" in page and "Email me a new sign-in link" in page
 
 
 def test_it_expires_a_sign_in_link_after_an_hour(client, monkeypatch):
@@ -204,3 +271,30 @@ def test_it_caps_sign_in_links_per_address_per_day(client, settings):
     for _ in range(4):
         client.post("/manage/", {"email": "reader@example.org"})
     assert len(mail.outbox) == 2
+
+
+def test_a_failed_save_shows_the_summary_at_the_top_and_keeps_what_was_typed(client):
+    subscriber = make_subscriber()
+    sign_in(client, subscriber)
+    data = {
+        "own_topics": "diffusion\ntitle:(graph",
+        "frequency": "daily",
+        "weekday": "0",
+        "send_hour": "7",
+        "time_zone": "Mars/Olympus",
+        "max_papers": "0",
+    }
+    page = client.post("/manage/preferences/", data).content.decode()
+    summary = page[
+        page.index('id="error-summary"') : page.index("</div>", page.index("error-summary"))
+    ]
+    assert page.index("error-summary") < page.index('action="/manage/preferences/"')
+    assert re.findall(r'<a href="#([^"]+)">', summary) == [
+        "id_own_topics",
+        "id_time_zone",
+        "id_max_papers",
+    ]
+    assert "Most papers per email: At least one paper per email." in summary
+    assert ">diffusion\ntitle:(graph</textarea>" in page and 'value="Mars/Olympus"' in page
+    subscriber.refresh_from_db()
+    assert subscriber.own_topics == "knowledge distillation"

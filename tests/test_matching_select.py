@@ -204,3 +204,15 @@ class TestSelectForSubscribers:
             assert [m.paper.key for m in bounded[person.pk]] == [
                 m.paper.key for m in unbounded[person.pk]
             ]
+
+
+def test_a_topic_finds_a_paper_through_the_sources_keywords():
+    quiet = paper(
+        "k1",
+        "Zetta: a harness for robots",
+        "We present a system that governs physical execution.",
+        keywords=["closed-loop embodied harness", "recovery skills"],
+    )
+    paper("k2", "Another system", "It also governs physical execution.")
+    assert [m.paper for m in match_topic("recovery skills")] == [quiet]
+    assert [m.paper for m in match_topic("abstract:(embodied harness)")] == [quiet]

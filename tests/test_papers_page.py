@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -28,15 +29,57 @@ def test_it_lists_the_latest_days_papers_most_upvoted_first(client):
     assert 'action="/subscribe/"' in html
 
 
-def test_it_shows_authors_the_start_of_the_abstract_and_pdf_and_code_links(client):
+def test_it_shows_authors_the_first_sentence_the_start_of_the_rest_and_pdf_and_code_links(client):
     [paper] = make_papers(1, code_url="https://github.com/example/distill")
-    paper.abstract = " ".join(["word"] * 200)
+    paper.abstract = "We teach a small model to fold proteins well. Then " + " ".join(
+        ["word"] * 200
+    )
+    paper.github_stars = 1234
     paper.save()
     html = client.get("/").content.decode()
     assert "Ada Lovelace and Alan Turing" in html  # as the digest email gives them
-    assert "word " * 40 in html and "word " * 60 not in html
+    assert '<p class="lead-line">We teach a small model to fold proteins well.</p>' in html
+    assert "word " * 39 in html and "word " * 60 not in html
     assert f'href="{paper.pdf_url}">PDF' in html
-    assert 'href="https://github.com/example/distill">Code' in html
+    assert 'href="https://github.com/example/distill">Code</a>' in html
+    assert "★ 1234" in html
+
+
+def test_it_shows_the_sources_summary_first_and_links_every_title_to_the_paper(client):
+    load_real_day()
+    html = client.get("/").content.decode()
+    assert '<p class="lead-line">Zetta is a closed-loop embodied harness' in html
+    titles = re.findall(r'<h2><a href="([^"]+)">', html)
+    assert len(titles) == 15 and all(t.startswith("https://arxiv.org/abs/") for t in titles)
+    assert 'href="https://air-embodied-brain.github.io/zetta/">Project page</a>' in html
+    assert "★ 152" in html
+
+
+def test_a_paper_without_an_arxiv_id_links_to_a_title_search_not_its_code(client):
+    [paper] = make_papers(1, abs_url="https://github.com/example/repo", title="Tiny models")
+    paper.code_url = paper.abs_url
+    paper.save()
+    html = client.get("/").content.decode()
+    assert '<h2><a href="https://arxiv.org/search/?query=Tiny+models&amp;searchtype=title">' in html
+    assert 'href="https://github.com/example/repo">Code</a>' in html
+
+
+def test_it_shows_a_busy_day_a_page_at_a_time(client):
+    make_papers(45)
+    first = client.get("/")
+    assert len(first.context["papers"]) == 20
+    html = first.content.decode()
+    assert "45 papers, most upvoted first (page 1 of 3)" in html
+    assert 'href="?page=2" rel="next">More papers (page 2 of 3)' in html
+    third = client.get("/?page=3")
+    assert len(third.context["papers"]) == 5
+    assert '<ol class="papers" start="41">' in third.content.decode()
+    assert "More papers" not in third.content.decode()
+    assert client.get("/?page=4").status_code == 404
+    assert client.get("/?page=x").status_code == 404
+    pages = [client.get(f"/?page={n}").content.decode() for n in (1, 2, 3)]
+    listed = [title for page in pages for title in re.findall(r"Paper number \d+", page)]
+    assert len(listed) == len(set(listed)) == 45
 
 
 def test_it_shows_an_earlier_day_and_links_between_days(client):
@@ -81,3 +124,8 @@ def test_it_serves_the_papers_page_from_the_cache_without_touching_the_session(c
     with CaptureQueriesContext(connection) as again:
         assert client.get("/").content == first.content
     assert len(again) == 0
+
+
+def test_it_answers_the_browsers_favicon_request_with_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/paperwire/icon.svg")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -113,7 +115,7 @@ def test_it_offers_a_new_link_when_the_confirmation_link_expired(client, monkeyp
         ("time_zone", "Mars/Olympus", "Not a time zone we know"),
         ("own_topics", 'knowledge "distillation', "Line 1:"),
         ("own_topics", "", "Pick at least one topic"),
-        ("max_papers", "26", "less than or equal to 25"),
+        ("max_papers", "26", "At most 25 (Gmail cuts a longer email short)."),
         ("send_hour", "24", "Select a valid choice"),
     ],
 )
@@ -147,3 +149,74 @@ def test_it_counts_catalogue_topics_in_the_preview(client):
     topic = make_topic("Test: video", query="video")
     data = client.get("/subscribe/preview.json", {"topic": [str(topic.pk)]}).json()
     assert data["count"] >= 1
+
+
+def test_the_confirm_page_names_the_address_the_schedule_and_the_topics(client):
+    topic = make_topic("Test: teachers and students")
+    data = signup_data("ada@example.org", own_topics='"mixture of experts"\nauthor:Hinton')
+    client.post("/subscribe/", {**data, "topics": [topic.pk], "frequency": "weekly"})
+    client.get(emailed_link())
+    page = client.get("/confirm/").content.decode()
+    assert "<strong>ada@example.org</strong>, weekly on Monday at 07:00 (Europe/Paris)" in page
+    for shown in ("Test: teachers and students", "&quot;mixture of experts&quot;", "author:Hinton"):
+        assert shown in page
+
+
+def test_the_check_your_inbox_pages_say_where_a_local_installation_puts_its_mail(client, settings):
+    settings.EMAIL_BACKEND = "digest.mail.backends.ConsoleAndFileBackend"
+    settings.EMAIL_FILE_PATH = settings.BASE_DIR / "var" / "mail"
+    for url in ("/subscribe/sent/", "/manage/sent/"):
+        page = client.get(url).content.decode()
+        assert "printed in the terminal running <code>python3 dev.py run</code>" in page
+        assert "saved under <code>var/mail/</code>" in page
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    assert "terminal" not in client.get("/subscribe/sent/").content.decode()
+
+
+def test_a_failed_signup_shows_a_summary_at_the_top_linking_to_each_field_and_keeps_the_input(
+    client,
+):
+    topic = make_topic("Test: teachers and students")
+    data = signup_data("not an address", own_topics="graph (neural", max_papers="26")
+    page = client.post("/subscribe/", {**data, "topics": [topic.pk]}).content.decode()
+    summary = page[
+        page.index('<div class="error-summary"') : page.index(
+            "</div>", page.index('<div class="error-summary"')
+        )
+    ]
+    assert page.index("error-summary") < page.index("<form")  # above the form, seen first
+    assert 'tabindex="-1" autofocus' in summary and 'role="alert"' in summary
+    anchors = re.findall(r'<a href="#([^"]+)">', summary)
+    assert anchors == ["id_email", "id_own_topics", "id_max_papers"]
+    for anchor in anchors:
+        assert f'id="{anchor}"' in page
+    assert "3 things to fix" in summary
+    assert "Most papers per email: At most 25 (Gmail cuts a longer email short)." in summary
+    assert "less than or equal to" not in page  # not Django's generic wording
+    # What was typed is kept.
+    assert 'value="not an address"' in page
+    assert ">graph (neural</textarea>" in page
+    assert f'value="{topic.pk}" id="id_topics_0" checked' in page
+
+
+def test_a_signup_without_topics_links_its_summary_to_the_topics(client):
+    page = client.post("/subscribe/", signup_data(own_topics="")).content.decode()
+    assert '<a href="#id_own_topics">Pick at least one topic, or type one.</a>' in page
+
+
+def test_the_confirmation_and_sign_in_emails_go_through_the_one_email_renderer(client, monkeypatch):
+    from accounts import emails
+
+    rendered = []
+    real = emails.render_email
+    monkeypatch.setattr(
+        emails, "render_email", lambda name, ctx: rendered.append(name) or real(name, ctx)
+    )
+    client.post("/subscribe/", signup_data("ada@example.org"))
+    Subscriber.objects.update(status="active", confirmation_sent_at=None)
+    client.post("/manage/", {"email": "ada@example.org"})
+    assert rendered == ["accounts/email/confirm", "accounts/email/sign-in"]
+    assert [m.subject for m in mail.outbox] == [
+        "Confirm your Paperwire subscription",
+        "Your Paperwire sign-in link",
+    ]

@@ -20,8 +20,15 @@ def test_it_keys_items_without_arxiv_ids_by_their_guid():
     first = parsed.items[0]
     assert (first.key, first.arxiv_id) == ("seed-paper-00", "")
     assert first.title.startswith("Emergent Mixture-of-Experts")
-    assert first.abs_url == "https://github.com/qiuzh20/EMoE"
     assert len({item.key for item in parsed.items}) == 67
+
+
+def test_a_link_to_a_code_repository_is_the_papers_code_not_its_page():
+    parsed = feed.parse((DATA / "daily-papers-aug29.rss").read_bytes())
+    first = parsed.items[0]
+    assert (first.abs_url, first.code_url) == ("", "https://github.com/qiuzh20/EMoE")
+    project = next(item for item in parsed.items if "github.io" in item.abs_url)
+    assert project.code_url == ""
 
 
 def test_it_finds_arxiv_ids_in_links_and_cleans_html_descriptions():

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from digest.ingest.sources import hf_daily
 from digest.models import Source
 
@@ -31,6 +33,49 @@ def test_it_reads_every_paper_of_the_2026_shape_in_rank_order():
     assert first.abs_url == "https://arxiv.org/abs/2608.16590"
     assert first.published_at == dt.datetime(2026, 8, 17, tzinfo=dt.UTC)
     assert first.categories == []  # the API has none
+
+
+def test_it_keeps_the_summary_keywords_and_github_stars_where_the_source_gives_them():
+    first = parse("hf_daily_papers_2026-08-20.json").items[0]
+    assert first.summary.startswith("Zetta is a closed-loop embodied harness that evolves")
+    assert first.keywords[:2] == ["closed-loop embodied harness", "code-based runtime critics"]
+    assert first.github_stars == 152
+    no_code = next(i for i in parse("hf_daily_papers_2026-08-20.json").items if not i.code_url)
+    assert no_code.github_stars is None
+    older = parse("hf_daily_papers_2024-05-27.json").items[0]
+    assert (older.summary, older.keywords, older.github_stars) == ("", [], None)
+    assert parse("hf_daily_papers_2025-03-14.json").items[0].keywords[:2] == [
+        "text-to-image models",
+        "stable diffusion",
+    ]
+
+
+def test_it_cleans_and_bounds_keywords_and_ignores_odd_stars():
+    entries = json.loads((DATA / "hf_daily_papers_2026-08-20.json").read_bytes())[:1]
+    paper = entries[0]["paper"]
+    paper["ai_keywords"] = ["<b>diffusion</b>", "diffusion", 7, "", *map(str, range(100))]
+    paper["githubStars"] = "-5"
+    paper["ai_summary"] = "<script>x</script>One line."
+    [item] = hf_daily.parse(json.dumps(entries).encode()).items
+    assert item.keywords[:2] == ["diffusion", "0"] and len(item.keywords) == 40
+    assert (item.github_stars, item.summary) == (None, "One line.")
+
+
+@pytest.mark.django_db
+def test_it_stores_them_on_the_paper_and_refreshes_the_stars(tmp_path):
+    from digest.ingest.store import ingest_file
+    from digest.models import Paper
+
+    path = DATA / "hf_daily_papers_2026-08-20.json"
+    ingest_file(path, day=dt.date(2026, 8, 20))
+    zetta = Paper.objects.get(arxiv_id="2608.16590")
+    assert zetta.summary.startswith("Zetta is a closed-loop")
+    assert "Z-Infra" in zetta.keywords and zetta.github_stars == 152
+    entries = json.loads(path.read_bytes())
+    entries[0]["paper"]["githubStars"] = 160
+    (tmp_path / "later.json").write_text(json.dumps(entries))
+    assert ingest_file(tmp_path / "later.json", day=dt.date(2026, 8, 20)).updated == 1
+    assert Paper.objects.get(arxiv_id="2608.16590").github_stars == 160
 
 
 def test_it_collapses_the_hard_wrapped_titles_of_2024():

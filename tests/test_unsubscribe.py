@@ -95,3 +95,30 @@ def test_it_never_expires_an_unsubscribe_link(client, monkeypatch):
     monkeypatch.setattr(signing.time, "time", real)
     assert client.post(old).status_code == 200
     assert Subscriber.objects.get().status == "unsubscribed"
+
+
+def test_opening_the_link_again_after_unsubscribing_says_so_and_offers_to_resubscribe(client):
+    subscriber = make_subscriber()
+    client.post(path(subscriber))
+    page = client.get(path(subscriber)).content.decode()
+    assert "You unsubscribed earlier" in page
+    assert 'value="resubscribe"' in page
+    client.post(path(subscriber), {"action": "resubscribe"})
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
+
+
+def test_an_erased_subscribers_link_answers_you_are_unsubscribed_on_get_and_one_click_post():
+    subscriber = make_subscriber()
+    link = path(subscriber)
+    Subscriber.objects.filter(pk=subscriber.pk).erase()
+    one_click = Client(enforce_csrf_checks=True)
+    for response in (
+        Client().get(link),
+        one_click.post(link, {"List-Unsubscribe": "One-Click"}),
+        Client().post(link, {"action": "resubscribe"}),
+    ):
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "You are unsubscribed" in page and "resubscribe" not in page
+    assert not Subscriber.objects.exists()

@@ -7,10 +7,12 @@ here and link to the filtered changelist for the rest.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
@@ -42,7 +44,7 @@ def table(
     body = format_html_join(
         "",
         "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+        ((format_html_join("", "<td>{}</td>", ((_shown(cell),) for cell in row)),) for row in rows),
     )
     if not body:
         return format_html("<p>{}</p>", empty)
@@ -51,6 +53,13 @@ def table(
     return format_html(
         "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}", head, body, more
     )
+
+
+def _shown(cell: object) -> object:
+    # A time as every admin page shows one (zone, no microseconds), not str(datetime).
+    if isinstance(cell, dt.datetime):
+        return formats.date_format(timezone.localtime(cell), "DATETIME_FORMAT")
+    return cell
 
 
 class ReadOnlyInline(admin.TabularInline):

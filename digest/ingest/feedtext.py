@@ -14,7 +14,7 @@ import functools
 import html
 import re
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from digest.search.text import fold
 
@@ -225,3 +225,54 @@ def safe_url(url: object) -> str:
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         return ""
     return text
+
+
+# A sentence ends at ".", "!" or "?" before a space and a capital, a digit or an opening
+# bracket; one shorter than this ("Fig. 1 shows") runs on to the next end.
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\[\"'])")
+MIN_SENTENCE = 40
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """(the first sentence of plain ``text``, the rest of it)."""
+    for end in _SENTENCE_END.finditer(text):
+        if end.end() >= MIN_SENTENCE:
+            return text[: end.end()], text[end.end() :].strip()
+    return text, ""
+
+
+def lead_and_rest(summary: str, abstract: str, limit: int = 300) -> tuple[str, str]:
+    """A paper's first line, at most about ``limit`` characters (the source's one-sentence
+    summary, else the abstract's first sentence), and the abstract still worth showing
+    after it (all of it after a summary; after the first sentence otherwise)."""
+    summary, abstract = plain(summary), plain(abstract)
+    if summary:
+        return excerpt(summary, limit), abstract
+    first, rest = first_sentence(abstract)
+    return excerpt(first, limit), rest
+
+
+# Hosts of code, not papers: a link there is a paper's code link, never its page.
+CODE_HOSTS = frozenset({"github.com", "www.github.com", "gitlab.com", "bitbucket.org"})
+
+
+def is_code_url(url: str) -> bool:
+    try:
+        return (urlsplit(url).hostname or "") in CODE_HOSTS
+    except ValueError:
+        return False
+
+
+def paper_url(arxiv_id: str, abs_url: str, title: str, *other_links: str) -> str:
+    """The link to the paper itself: its arXiv abstract page when the id is known, else
+    its own page when it has one (not a code repository, nor one of ``other_links``, its
+    code and project pages), else a search for its title on arXiv."""
+    if arxiv_id:
+        return f"https://arxiv.org/abs/{arxiv_id}"
+    own = safe_url(abs_url)
+    if own and own not in other_links and not is_code_url(own):
+        return own
+    title = plain(title, limit=200)
+    if not title:
+        return ""
+    return f"https://arxiv.org/search/?{urlencode({'query': title, 'searchtype': 'title'})}"

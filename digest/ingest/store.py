@@ -38,8 +38,11 @@ _TEXT_FIELDS = (
     "code_url",
     "project_url",
     "hf_url",
+    "summary",
+    "keywords",
 )
-_PAPER_FIELDS = (*_TEXT_FIELDS, "version", "published_at", "upvotes", "comments", "updated_at")
+_POPULARITY = ("upvotes", "comments", "github_stars")
+_PAPER_FIELDS = (*_TEXT_FIELDS, "version", "published_at", *_POPULARITY, "updated_at")
 
 
 @dataclass
@@ -211,6 +214,7 @@ def _new_values(item: Item) -> dict:
         "published_at": item.published_at,
         "upvotes": item.upvotes or 0,
         "comments": item.comments or 0,
+        "github_stars": item.github_stars,
     }
 
 
@@ -228,7 +232,7 @@ def _changed_values(paper: Paper, item: Item) -> dict:
         changes["version"] = item.version
     if item.published_at and paper.published_at is None:
         changes["published_at"] = item.published_at
-    for name in ("upvotes", "comments"):
+    for name in _POPULARITY:
         value = getattr(item, name)
         if value is not None and value != getattr(paper, name):
             changes[name] = value

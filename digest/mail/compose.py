@@ -35,13 +35,15 @@ from django.utils import timezone
 from django.utils.autoreload import file_changed
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.links import absolute, manage_url, unsubscribe_url
+from accounts.links import absolute, manage_link, unsubscribe_url
 from accounts.schedule import local_date
 from accounts.tokens import make_token
 from digest.ingest.feedtext import (
     excerpt,
     highlight,
     join_words,
+    lead_and_rest,
+    paper_url,
     plain,
     safe_url,
     shorten_authors,
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from accounts.models import Subscriber
     from digest.models import Digest, Paper
 
-TEMPLATE_DIR = "digest/email"
+DIGEST = "digest/email/digest"  # its three templates
 ABSTRACT_CHARS = 300
 SUBJECT_TOPICS = 2
 
@@ -68,7 +70,7 @@ class MatchLike(Protocol):
 
 
 @dataclass(frozen=True)
-class RenderedDigest:
+class RenderedEmail:
     subject: str
     text: str
     html: str
@@ -102,21 +104,28 @@ def webview_url(subscriber: Subscriber, digest: Digest) -> str:
 # --- rendering --------------------------------------------------------------------------
 
 
-def _paper_entry(subscriber: Subscriber, match: MatchLike, feedback: Callable[[str], str]) -> dict:
+def _paper_entry(
+    subscriber: Subscriber, match: MatchLike, feedback: Callable[[str], str], own: frozenset[str]
+) -> dict:
     paper = match.paper
     text = _paper_text(
         paper.title,
         paper.abstract,
+        paper.summary,
         paper.upvotes,
         paper.comments,
+        paper.github_stars,
+        paper.arxiv_id,
         *(paper.abs_url, paper.hf_url, paper.pdf_url, paper.code_url, paper.project_url),
     )
+    terms = tuple(match.terms)
     return {
         **text,
         "authors": shorten_authors(paper.authors if isinstance(paper.authors, list) else []),
-        "topic": plain(match.topic, limit=100),
+        "topic": topic_name(match.topic, own),
         "why": plain(match.why, limit=300),
-        "abstract_html": _highlighted(text["abstract"], tuple(match.terms)),
+        "lead_html": _highlighted(text["lead"], terms),
+        "abstract_html": _highlighted(text["abstract"], terms),
         "more_url": feedback(vote_token(subscriber, paper, 1)),
         "less_url": feedback(vote_token(subscriber, paper, -1)),
     }
@@ -128,15 +137,20 @@ def _paper_entry(subscriber: Subscriber, match: MatchLike, feedback: Callable[[s
 def _paper_text(
     title: str,
     abstract: str,
+    summary: str,
     upvotes: int,
     comments: int,
+    stars: int | None,
+    arxiv_id: str,
     abs_url: str,
     hf_url: str,
     pdf_url: str,
     code_url: str,
     project_url: str,
 ) -> dict:
-    shown = excerpt(plain(abstract), ABSTRACT_CHARS)
+    # The excerpt goes on after the first line rather than saying it twice.
+    lead, rest = lead_and_rest(summary, abstract, ABSTRACT_CHARS)
+    shown = excerpt(rest, ABSTRACT_CHARS)
     links = {
         "pdf_url": safe_url(pdf_url),
         "code_url": safe_url(code_url),
@@ -145,13 +159,24 @@ def _paper_text(
     }
     return {
         "title": plain(title, limit=300) or "(untitled)",
-        "url": safe_url(abs_url) or links["hf_url"],
+        "url": paper_url(arxiv_id, abs_url, title, code_url, project_url),
         "popularity": _popularity(upvotes, comments),
+        "lead": lead,
+        "lead_lines": wrap(lead),
         "abstract": shown,
         "abstract_lines": wrap(shown),
         **links,
+        "stars": _stars(stars) if links["code_url"] else "",
         "has_links": any(links.values()),
     }
+
+
+def _stars(stars: int | None) -> str:
+    """ "1.2k stars" beside the code link."""
+    if stars is None:
+        return ""
+    count = f"{stars / 1000:.1f}k".replace(".0k", "k") if stars >= 1000 else str(stars)
+    return f"{count} star{'s' if stars != 1 else ''}"
 
 
 def _popularity(upvotes: int | None, comments: int | None) -> str:
@@ -176,11 +201,35 @@ def _highlighted(text: str, terms: tuple[str, ...]) -> SafeString:
     )
 
 
-def topics_of(matches: Sequence[MatchLike]) -> list[str]:
+# The topic language's syntax, which a typed topic's name in a subject or a footer drops:
+# exclusions, field names, quotes, brackets, a prefix's star.
+_EXCLUDED = re.compile(r'(?:^|\s)(?:-|NOT\s+)(?:"[^"]*"|\([^)]*\)|\S+)')
+_FIELD = re.compile(r"\b(?:title|ti|abstract|abs|author|au|category|cat):", re.IGNORECASE)
+_MORE_LIKE = re.compile(r"^\s*(?:more\s+like|like:|similar\s+to)\s*", re.IGNORECASE)
+_OR = re.compile(r"\s*,\s*|\s+OR\s+")
+
+
+def topic_name(topic: str, typed: frozenset[str] = frozenset()) -> str:
+    """How a topic reads in an email: a catalogue topic by its name; one the subscriber
+    typed (in ``typed``) without the query syntax (``"machine unlearning" -survey`` reads
+    machine unlearning, ``diffusion, score-based`` reads diffusion or score-based)."""
+    if topic not in typed:
+        return plain(topic, limit=60)
+    text = _MORE_LIKE.sub("papers like ", plain(topic))
+    text = _FIELD.sub("", _EXCLUDED.sub(" ", text))
+    text = _OR.sub(" or ", text.replace('"', "").replace("*", "").replace("(", "").replace(")", ""))
+    return excerpt(" ".join(text.split()), 60) or plain(topic, limit=60)
+
+
+def typed_topics(subscriber: Subscriber) -> frozenset[str]:
+    return frozenset(line.strip() for line in subscriber.own_topics.splitlines() if line.strip())
+
+
+def topics_of(matches: Sequence[MatchLike], typed: frozenset[str] = frozenset()) -> list[str]:
     """The distinct topics of the matches, in the order of their best match."""
     topics: list[str] = []
     for match in matches:
-        topic = plain(match.topic, limit=40)
+        topic = excerpt(topic_name(match.topic, typed), 40)
         if topic and topic not in topics:
             topics.append(topic)
     return topics
@@ -197,9 +246,10 @@ def _topics_line(topics: Sequence[str]) -> str:
 def followed_topics(subscriber: Subscriber) -> str:
     """What the subscriber follows, "A, B and C", for "why you get this" (uses a
     prefetched ``topics``)."""
-    names = [topic.name for topic in subscriber.topics.all()]
-    names += subscriber.own_topic_lines
-    return join_words([plain(name, limit=60) for name in names])
+    names = [plain(topic.name, limit=60) for topic in subscriber.topics.all()]
+    typed = typed_topics(subscriber)
+    names += [topic_name(line, typed) for line in subscriber.own_topic_lines]
+    return join_words(names)
 
 
 def _edition(subscriber: Subscriber, digest: Digest | None) -> datetime.date:
@@ -210,12 +260,12 @@ def _edition(subscriber: Subscriber, digest: Digest | None) -> datetime.date:
 
 def render_digest(
     subscriber: Subscriber, matches: Sequence[MatchLike], *, digest: Digest | None = None
-) -> RenderedDigest:
+) -> RenderedEmail:
     """The digest email for ``subscriber`` listing ``matches`` in the given order.
 
     With ``digest`` the email links to its web view; without (a preview) it does not.
     """
-    return render_email("digest", _digest_context(subscriber, matches, digest))
+    return render_email(DIGEST, _digest_context(subscriber, matches, digest))
 
 
 def render_webview(digest: Digest) -> str:
@@ -223,7 +273,7 @@ def render_webview(digest: Digest) -> str:
     items = digest.items.select_related("paper").order_by("rank", "pk")
     matches = [_StoredMatch(item.paper, *_topic_and_terms(item.why), item.why) for item in items]
     context = _digest_context(digest.subscriber, matches, digest, in_browser=True)
-    return render_email("digest", context).html
+    return render_email(DIGEST, context).html
 
 
 def _digest_context(
@@ -234,8 +284,9 @@ def _digest_context(
     in_browser: bool = False,
 ) -> dict:
     feedback = _link_maker("feedback")
-    entries = [_paper_entry(subscriber, match, feedback) for match in matches]
-    topics = topics_of(matches)
+    typed = typed_topics(subscriber)
+    entries = [_paper_entry(subscriber, match, feedback, typed) for match in matches]
+    topics = topics_of(matches, typed)
     return {
         "site_name": settings.SITE_NAME,
         "site_url": safe_url(settings.SITE_URL),
@@ -248,7 +299,7 @@ def _digest_context(
         "preheader": " · ".join(entry["title"] for entry in entries[:3]),
         "followed_topics": followed_topics(subscriber),
         "webview_url": webview_url(subscriber, digest) if digest and not in_browser else "",
-        "manage_url": manage_url(),
+        "manage_url": manage_link(subscriber),
         "unsubscribe_url": unsubscribe_url(subscriber),
         "postal_address": settings.POSTAL_ADDRESS,
     }
@@ -265,13 +316,15 @@ def _topic_and_terms(why: str) -> tuple[str, tuple[str, ...]]:
     return found.group("topic"), tuple(re.findall(r'"([^"]+)"', found.group("terms")))
 
 
-def render_email(name: str, context: dict) -> RenderedDigest:
-    """Subject, text and HTML of the email ``name`` from its three templates."""
-    subject = render_to_string(f"{TEMPLATE_DIR}/{name}-subject.txt", context)
-    return RenderedDigest(
+def render_email(name: str, context: dict) -> RenderedEmail:
+    """Subject, text and HTML of an email from its three templates ``<name>-subject.txt``,
+    ``<name>-body.txt`` and ``<name>-body.html`` (``name`` such as "digest/email/digest"):
+    the one renderer of every email Paperwire sends."""
+    subject = render_to_string(f"{name}-subject.txt", context)
+    return RenderedEmail(
         subject=" ".join(subject.split())[:250],
-        text=render_to_string(f"{TEMPLATE_DIR}/{name}-body.txt", context),
-        html=_inlined_template(f"{TEMPLATE_DIR}/{name}-body.html").render(context),
+        text=render_to_string(f"{name}-body.txt", context),
+        html=_inlined_template(f"{name}-body.html").render(context),
     )
 
 
@@ -311,7 +364,7 @@ def list_id() -> str:
 
 def build_message(
     subscriber: Subscriber,
-    rendered: RenderedDigest,
+    rendered: RenderedEmail,
     *,
     digest: Digest | None = None,
     to: str | None = None,

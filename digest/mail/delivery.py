@@ -552,7 +552,7 @@ def plan(
 
 
 def preview_digest(subscriber: Subscriber, now: dt.datetime | None = None):
-    """The digest this subscriber would get now (a RenderedDigest), or None if nothing new."""
+    """The digest this subscriber would get now (a RenderedEmail), or None if nothing new."""
     now = now or timezone.now()
     edition = _edition(subscriber, now, force=True)
     matches = _matches([subscriber], {subscriber.pk: edition}).get(subscriber.pk, [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from csp.decorators import csp_replace
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.headers import token_page
@@ -23,10 +24,15 @@ def _invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/invalid.html", status=400)
 
 
+# The token is the credential, as on the unsubscribe page: a forged cross-site POST
+# needs the token, and whoever holds it can vote anyway. Exempt from CSRF because this
+# no-referrer page's POST carries ``Origin: null``, which Django's check refuses (the
+# session stash of confirm and sign-in would hold one vote at a time, and a reader opens
+# several from one email). GET only shows the button: scanners open links, people press.
+@csrf_exempt
 @token_page
 @require_http_methods(["GET", "POST"])
 def feedback(request: HttpRequest, token: str) -> HttpResponse:
-    # GET only shows the button: link scanners and previews open links, people press.
     try:
         vote = vote_from_token(token)
     except InvalidToken:

@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // After a failed submit, start at the summary of what to fix (autofocus does this in
+  // most browsers; this covers the rest).
+  var summary = document.getElementById("error-summary");
+  if (summary && document.activeElement !== summary) summary.focus();
+
   // Fill the time zone from the browser when the field still holds the default.
   var tz = document.querySelector("[data-detect-time-zone]");
   if (tz && (tz.value === "" || tz.value === "UTC") && window.Intl) {

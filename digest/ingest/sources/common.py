@@ -47,6 +47,9 @@ class Item:
     code_url: str = ""
     project_url: str = ""
     hf_url: str = ""
+    summary: str = ""
+    keywords: list[str] = field(default_factory=list)
+    github_stars: int | None = None
     published_at: dt.datetime | None = None
     upvotes: int | None = None
     comments: int | None = None

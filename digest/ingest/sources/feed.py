@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from digest.ingest.feedtext import plain
+from digest.ingest.feedtext import is_code_url, plain
 from digest.ingest.sources.common import (
     Item,
     Parsed,
@@ -54,6 +54,7 @@ def _item(entry) -> Item:
         authors = split_authors(authors[0])
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     link = clean_url(entry.get("link"))
+    code = link if is_code_url(link) else ""
     abstract, counts = _take_counts(plain(summary))
     return Item(
         key=key,
@@ -63,8 +64,10 @@ def _item(entry) -> Item:
         abstract=abstract,
         authors=[name for name in authors if name],
         categories=[plain(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")],
-        abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else link,
+        # A feed whose link is the paper's repository gives its code, not its page.
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "" if code else link,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
+        code_url=code,
         published_at=from_struct(published),
         upvotes=counts.get("upvotes"),
         comments=counts.get("comments"),

@@ -31,6 +31,9 @@ NAMES_ITS_DAY = True
 DAY_IN_URL = True
 
 BASE_URL = "https://huggingface.co/api/daily_papers"
+MAX_SUMMARY = 600
+MAX_KEYWORDS = 40
+MAX_KEYWORD = 100
 
 
 def url(source, day: dt.date) -> str:
@@ -73,6 +76,19 @@ def _paper(entry: object) -> dict:
     return paper if isinstance(paper, dict) else {}
 
 
+def _keywords(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    words = (plain(word)[:MAX_KEYWORD] for word in value if isinstance(word, str))
+    return list(dict.fromkeys(word for word in words if word))[:MAX_KEYWORDS]
+
+
+def _stars(paper: dict) -> int | None:
+    # Stars belong to the code link: none without one.
+    stars = to_int(paper.get("githubStars")) if paper.get("githubRepo") else None
+    return stars if stars is not None and stars >= 0 else None
+
+
 def _item(entry: object) -> Item:
     if not isinstance(entry, dict):
         raise Rejected("not a JSON object")
@@ -91,11 +107,15 @@ def _item(entry: object) -> Item:
         version=version,
         title=title,
         abstract=plain(paper.get("summary") or entry.get("summary")),
+        # 2026 on: an LLM's one-sentence summary (ai_summary) and keywords (ai_keywords).
+        summary=plain(paper.get("ai_summary"))[:MAX_SUMMARY],
+        keywords=_keywords(paper.get("ai_keywords")),
         authors=[name for name in authors if name],
         abs_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         hf_url=f"https://huggingface.co/papers/{arxiv_id}",
         code_url=clean_url(paper.get("githubRepo")),
+        github_stars=_stars(paper),
         project_url=clean_url(paper.get("projectPage")),
         published_at=parse_iso(paper.get("publishedAt")),
         upvotes=to_int(paper.get("upvotes")) or 0,

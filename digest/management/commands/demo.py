@@ -1,13 +1,17 @@
-"""Load a small, realistic demo: sources, the sample feeds in digest/demo/, and a few
-active subscribers. Run by ``python3 dev.py run``; safe to run again (nothing is doubled).
+"""Load a small, realistic demo: a source, three real Hugging Face Daily Papers days from
+digest/demo/, and a few active subscribers. Run by ``python3 dev.py run``; safe to run
+again (nothing is doubled).
 
-The samples are listed as *today's* papers, so a digest previewed or sent right away has
-something to show. The demo sources are disabled, so a local service never reaches the
-internet unless an operator enables one in the admin.
+Only Hugging Face days: each paper has an arXiv id, authors, upvotes and links, so the
+pages and the first digest show papers a reader can open. The samples are listed as
+today's, yesterday's and the day before's papers, so a digest previewed or sent right
+away has something to show and the pages have days to move between. The demo source is
+disabled, so a local service never reaches the internet unless an operator enables it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -20,25 +24,12 @@ from digest.models import Source, Topic
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 
-# (source name, kind, params, files)
-SOURCES = [
-    (
-        "Demo: Hugging Face Daily Papers",
-        Source.Kind.HF_DAILY,
-        {},
-        ["hf_daily_papers_2026-08-20.json"],
-    ),
-    (
-        "Demo: arXiv cs.AI, cs.CL, cs.LG",
-        Source.Kind.ARXIV_LISTING,
-        {"categories": ["cs.AI", "cs.CL", "cs.LG"]},
-        [
-            "arxiv_rss2_rss.arxiv.org_cs.AI_trimmed.xml",
-            "arxiv_rss2_rss.arxiv.org_cs.CL_trimmed.xml",
-            "arxiv_rss2_rss.arxiv.org_cs.LG_trimmed.xml",
-        ],
-    ),
-    ("Demo: Daily Papers page (Aug 29)", Source.Kind.FEED, {}, ["daily-papers-aug29.rss"]),
+SOURCE = "Demo: Hugging Face Daily Papers"
+# (file, listed this many days before today)
+DAYS = [
+    ("hf_daily_papers_2024-05-27.json", 2),
+    ("hf_daily_papers_2025-03-14.json", 1),
+    ("hf_daily_papers_2026-08-20.json", 0),
 ]
 
 # Created only when the catalogue is empty (the migrations seed one; an operator's own
@@ -63,17 +54,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         today = timezone.now().date()
-        for name, kind, params, files in SOURCES:
-            source, created = Source.objects.get_or_create(
-                name=name, defaults={"kind": kind, "params": params, "enabled": False}
+        source, created = Source.objects.get_or_create(
+            name=SOURCE, defaults={"kind": Source.Kind.HF_DAILY, "enabled": False}
+        )
+        self.stdout.write(f"{'Created' if created else 'Found'} source {SOURCE!r}")
+        for filename, days_ago in DAYS:
+            run = ingest_file(DEMO_DIR / filename, source, today - dt.timedelta(days=days_ago))
+            self.stdout.write(
+                f"  {filename}: {run.new} new, {run.updated} updated, "
+                f"{run.unchanged} unchanged, {run.rejected} rejected ({run.status})"
             )
-            self.stdout.write(f"{'Created' if created else 'Found'} source {name!r}")
-            for filename in files:
-                run = ingest_file(DEMO_DIR / filename, source, today)
-                self.stdout.write(
-                    f"  {filename}: {run.new} new, {run.updated} updated, "
-                    f"{run.unchanged} unchanged, {run.rejected} rejected ({run.status})"
-                )
 
         if not Topic.objects.exists():
             for order, (name, query, description) in enumerate(TOPICS):
