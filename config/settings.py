@@ -313,3 +313,7 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
 # Ranked results of this many distinct topics are kept per worker process and day's index
 # (least recently used dropped first); each holds one entry per matching paper.
 MATCH_TOPIC_CACHE_SIZE = env_int("MATCH_TOPIC_CACHE_SIZE", 5000, minimum=1)
+# Matching by meaning (docs/matching.md): the sentence-embedding model, a directory as
+# model2vec writes it. Default: the model shipped in digest/search/model/. "off" matches by
+# words only; a directory that is missing or unreadable is logged and does the same.
+MATCH_MODEL_DIR = env_str("MATCH_MODEL_DIR", str(BASE_DIR / "digest" / "search" / "model"))

@@ -332,10 +332,35 @@ def _compose(
             outcomes[digest.pk] = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
             continue
         items[digest.pk] = [
-            (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
+            (m.paper.pk, rank, m.score, m.topic, list(m.terms), m.kind, m.sentence)
+            for rank, m in enumerate(found, 1)
         ]
         messages.append((digest.pk, message))
     return messages, outcomes, items
+
+
+def _item(
+    digest: Digest,
+    paper: int,
+    rank: int,
+    score: float,
+    topic: str,
+    terms: Sequence[str] = (),
+    kind: str = DigestItem.Kind.WORDS,
+    sentence: str = "",
+) -> DigestItem:
+    """A sent digest's item from what ``_compose`` kept of a match (a marker written
+    before items held values carries the "why" line in place of the topic)."""
+    return DigestItem(
+        digest=digest,
+        paper_id=paper,
+        rank=rank,
+        score=score,
+        topic=topic[:200],
+        terms=list(terms),
+        kind=kind,
+        sentence=sentence[:500],
+    )
 
 
 def _build(subscriber: Subscriber, matches: list, digest: Digest | None, to: str | None = None):
@@ -396,10 +421,7 @@ def _record(
         if status != "retry":
             done_subscribers.append(by_id[digest.subscriber_id])
         if status == Digest.Status.SENT:
-            new_items += [
-                DigestItem(digest=digest, paper_id=paper, rank=rank, score=score, why=why)
-                for paper, rank, score, why in items.get(digest.pk, [])
-            ]
+            new_items += [_item(digest, *entry) for entry in items.get(digest.pk, [])]
     # Each row's own values in one statement: every row exists and is locked, so this
     # INSERT ... ON CONFLICT (id) always takes its UPDATE branch. (bulk_update's CASE with
     # a branch per row cost 0.3 s of Python per 500 rows, and the database's work on it
