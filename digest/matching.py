@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import gc
+import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Match",
+    "Preview",
     "TopicSyntaxError",
     "check_topic",
     "embed_papers",
@@ -41,6 +44,7 @@ __all__ = [
     "fill_embeddings",
     "indexed_papers",
     "match_topic",
+    "preview_topics",
     "select_for_subscribers",
 ]
 
@@ -275,6 +279,57 @@ def match_topic(
     index.load_like([node])
     ranked = index.ranked(text, node, about)
     return [index.match(-neg, doc, node, text, papers, about) for neg, doc, _ in ranked.entries]
+
+
+@dataclass(frozen=True)
+class Preview:
+    count: int  # distinct papers all the topics match
+    best: list[Match]  # the best few, with why
+    skipped: list[str]  # topics not evaluated: the request's time was spent
+
+
+def preview_topics(
+    topics: Sequence[tuple[str, str, str]],
+    day: datetime.date,
+    *,
+    seconds: float,
+    best: int = 3,
+) -> Preview:
+    """What ``topics`` ((query, label, about) each) find among the papers listed on
+    ``day``: how many papers in all and the ``best`` few, explained.
+
+    Bounded work for a public endpoint: the day's index is the one the process already
+    holds (only the papers' keys are read to find it), each distinct topic is evaluated
+    once per process (``DayIndex.ranked``), the count needs no Match per paper, and once
+    ``seconds`` are spent the remaining topics are skipped, not evaluated."""
+    deadline = time.perf_counter() + seconds
+    keys = list(
+        Paper.objects.listed_on(day).order_by("pk").values_list("pk", "updated_at", "upvotes")
+    )
+    papers = indexed_papers(keys)
+    if papers is None:
+        papers = list(Paper.objects.filter(pk__in=[k[0] for k in keys]).order_by("pk"))
+    index = day_index(papers)
+    top: dict[int, tuple[float, int]] = {}  # paper -> (score, topic number)
+    parsed: list[tuple[tl.Node, str, str]] = []
+    skipped = []
+    for query, label, about in topics:
+        if time.perf_counter() > deadline:
+            skipped.append(label)
+            continue
+        node = tl.parse(query)
+        index.load_like([node])
+        number = len(parsed)
+        parsed.append((node, label, about))
+        for negative, doc, _ in index.ranked(query, node, about).entries:
+            if doc not in top or -negative > top[doc][0]:
+                top[doc] = (-negative, number)
+    chosen = heapq.nsmallest(best, top.items(), key=lambda item: (-item[1][0], item[0]))
+    shown = [
+        index.match(score, doc, parsed[n][0], parsed[n][1], papers, parsed[n][2])
+        for doc, (score, n) in chosen
+    ]
+    return Preview(len(top), shown, skipped)
 
 
 def select_for_subscribers(

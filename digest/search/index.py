@@ -40,6 +40,9 @@ LIKE_MIN_SIMILARITY = 0.1
 LIKE_LIMIT = 25
 LIKE_WEIGHT = 10.0
 FIELDS = ("title", "abstract")
+# A prefix wildcard stands for at most this many words (its most common ones), so what one
+# topic costs is bounded whatever it holds (docs/security.md, "Previews").
+PREFIX_WORDS = 100
 
 # Matching by meaning (docs/matching.md, "Meaning"). Closeness is a z-score over the day's
 # papers (digest/search/meaning.py), below fewer papers than this it means little.
@@ -47,14 +50,15 @@ MEANING_MIN_PAPERS = 30
 # The topic's meaning on the day is the centre of the SEEDS papers its words match best
 # (CENTRE_SHARE of it) and what the model makes of its words (the rest).
 SEEDS = 10
-CENTRE_SHARE = 1.0
+CENTRE_SHARE = 0.7
 # The cut: a paper the words matched stays if its closeness is at least GATE (a word in
-# passing is not the topic); a paper holding at least PARTIAL of the topic's words
-# (idf-weighted) joins at PARTIAL_Z; any paper joins at ALONE_Z.
+# passing is not the topic); a paper holding a share of at least PARTIAL of the topic's
+# words (idf-weighted), though not together, joins at a closeness sliding from ALONE_Z
+# (share 0) to FULL_Z (all the words); any paper joins at ALONE_Z.
 GATE = -1.0
 PARTIAL = 0.5
-PARTIAL_Z = 2.0
-ALONE_Z = 3.5
+FULL_Z = 1.5
+ALONE_Z = 3.0
 # Relevance added per unit of closeness, so ranking blends words and meaning.
 MEANING_WEIGHT = 1.0
 # Words in at least this share of the day's papers are filler of the field ("model",
@@ -193,7 +197,7 @@ class PaperIndex:
         key = ("about", node, about)
         found = self._meant_cache.get(key)
         if found is None:
-            found, added = self._blend(hits, self.space.closeness(about), {})
+            found, added = self._blend(hits, self.space.closeness(about), {}, hits)
             self._remember(key, found)
             self._by_meaning[key] = added
         return found
@@ -332,15 +336,26 @@ class PaperIndex:
         if found is None:
             closeness = self.space.closeness(self.glossary.expand(node.text.split()))
             words = self._scored(self._concept(node))
-            found, added = self._blend(words, closeness, self._coverage(node))
+            partial = self._coverage(node)
+            # No paper holds the words together: those holding them all, apart, are the
+            # best guess at what the topic means today.
+            seeds = words or {d: float(closeness[d]) for d, s in partial.items() if s >= 0.999}
+            found, added = self._blend(words, closeness, partial, seeds)
             self._remember(node, found)
             self._by_meaning[node] = added
         return found
 
     def _blend(
-        self, words: Hits, closeness: np.ndarray, partial: dict[int, float]
+        self,
+        words: Hits,
+        closeness: np.ndarray,
+        partial: dict[int, float],
+        seeds: dict[int, float],
     ) -> tuple[Hits, frozenset[int]]:
-        seeds = heapq.nlargest(SEEDS, words, key=words.__getitem__)
+        """``words`` (the papers the words found) cut by closeness in meaning, with the
+        papers ``partial`` (share of the words per paper) or meaning alone add; closeness
+        is measured to the centre of the best ``seeds`` when there are some."""
+        seeds = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
         if seeds and CENTRE_SHARE:
             closeness = CENTRE_SHARE * self.space.likeness(seeds) + (1 - CENTRE_SHARE) * closeness
         hits: Hits = {}
@@ -351,7 +366,11 @@ class PaperIndex:
         added = set()
         for doc, share in partial.items():
             near = float(closeness[doc])
-            if doc not in hits and share >= PARTIAL and near >= PARTIAL_Z:
+            if (
+                doc not in hits
+                and share >= PARTIAL
+                and near >= ALONE_Z + share * (FULL_Z - ALONE_Z)
+            ):
                 hits[doc] = MEANING_WEIGHT * near
                 added.add(doc)
         for doc in np.flatnonzero(closeness >= ALONE_Z).tolist():
@@ -439,6 +458,9 @@ class PaperIndex:
             if not word.startswith(node.prefix):
                 break
             stems.add(self.stem_of[word])
+        if len(stems) > PREFIX_WORDS:
+            # "con*" stands for hundreds of words; its most common ones bound the work.
+            stems = set(heapq.nlargest(PREFIX_WORDS, sorted(stems), key=self.df.__getitem__))
         counts = {}
         for name in _fields(node.field):
             found: Counts = {}
