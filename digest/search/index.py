@@ -56,6 +56,9 @@ CENTRE_SHARE = 0.7
 # words (idf-weighted), though not together, joins at a closeness sliding from ALONE_Z
 # (share 0) to FULL_Z (all the words); any paper joins at ALONE_Z.
 GATE = -1.0
+# A catalogue topic's broad alternatives ("tool use", "multi-agent") take papers that use
+# a word in passing: what they match is cut against the topic's description at ABOUT_GATE.
+ABOUT_GATE = 0.5
 PARTIAL = 0.5
 FULL_Z = 1.5
 ALONE_Z = 3.0
@@ -197,7 +200,7 @@ class PaperIndex:
         key = ("about", node, about)
         found = self._meant_cache.get(key)
         if found is None:
-            found, added = self._blend(hits, self.space.closeness(about), {}, hits)
+            found, added = self._blend(hits, self.space.closeness(about), {}, hits, gate=ABOUT_GATE)
             self._remember(key, found)
             self._by_meaning[key] = added
         return found
@@ -351,6 +354,7 @@ class PaperIndex:
         closeness: np.ndarray,
         partial: dict[int, float],
         seeds: dict[int, float],
+        gate: float = GATE,
     ) -> tuple[Hits, frozenset[int]]:
         """``words`` (the papers the words found) cut by closeness in meaning, with the
         papers ``partial`` (share of the words per paper) or meaning alone add; closeness
@@ -361,7 +365,7 @@ class PaperIndex:
         hits: Hits = {}
         for doc, relevance in words.items():
             near = float(closeness[doc])
-            if near >= GATE:
+            if near >= gate:
                 hits[doc] = relevance + MEANING_WEIGHT * max(near, 0.0)
         added = set()
         for doc, share in partial.items():
