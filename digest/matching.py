@@ -29,7 +29,7 @@ from digest.search import embedding, ranking
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
 from digest.search.language import TopicSyntaxError
-from digest.search.why import describe
+from digest.search.why import Why, describe
 
 if TYPE_CHECKING:
     from accounts.models import Subscriber
@@ -161,6 +161,7 @@ class DayIndex:
         # grow all day with the number of distinct personal topics (docs/scaling.md).
         self.results: OrderedDict[str, ranking.Ranked] = OrderedDict()
         self.numbers = itertools.count()
+        self.whys: dict[tuple[str, str, int], Why] = {}
         self.lock = threading.Lock()
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
@@ -195,17 +196,30 @@ class DayIndex:
                 self.results.move_to_end(key)
             return found
 
+    def prepare(self, topics: Sequence[tuple[tl.Node, str]]) -> None:
+        """Embed the meaning of the (topic, about) pairs about to be evaluated, at once."""
+        with self.lock:
+            self.index.prepare(topics)
+
     def match(
         self,
         score: float,
         doc: int,
+        query: str,
         node: tl.Node,
         label: str,
         papers: Sequence[Paper],
         about: str = "",
     ) -> Match:
+        """The Match of paper ``doc`` for a topic, with its why: worked out once per topic
+        and paper, as every subscriber who gets them is told the same."""
+        key = (query, about, doc)
         with self.lock:  # explaining reads the index's caches
-            why = self.index.explain(node, doc, self.like(), about)
+            why = self.whys.get(key)
+            if why is None:
+                if len(self.whys) >= 200_000:
+                    self.whys.clear()
+                why = self.whys[key] = self.index.explain(node, doc, self.like(), about)
         return Match(papers[doc], round(score, 4), label, why.terms, why.kind, why.sentence)
 
 
@@ -278,7 +292,9 @@ def match_topic(
     index = day_index(papers)
     index.load_like([node])
     ranked = index.ranked(text, node, about)
-    return [index.match(-neg, doc, node, text, papers, about) for neg, doc, _ in ranked.entries]
+    return [
+        index.match(-neg, doc, text, node, text, papers, about) for neg, doc, _ in ranked.entries
+    ]
 
 
 @dataclass(frozen=True)
@@ -311,7 +327,7 @@ def preview_topics(
         papers = list(Paper.objects.filter(pk__in=[k[0] for k in keys]).order_by("pk"))
     index = day_index(papers)
     top: dict[int, tuple[float, int]] = {}  # paper -> (score, topic number)
-    parsed: list[tuple[tl.Node, str, str]] = []
+    parsed: list[tuple[str, tl.Node, str, str]] = []
     skipped = []
     for query, label, about in topics:
         if parsed and time.perf_counter() > deadline:  # the first is always answered
@@ -320,14 +336,15 @@ def preview_topics(
         node = tl.parse(query)
         index.load_like([node])
         number = len(parsed)
-        parsed.append((node, label, about))
+        parsed.append((query, node, label, about))
         for negative, doc, _ in index.ranked(query, node, about).entries:
             if doc not in top or -negative > top[doc][0]:
                 top[doc] = (-negative, number)
     chosen = heapq.nsmallest(best, top.items(), key=lambda item: (-item[1][0], item[0]))
     shown = [
-        index.match(score, doc, parsed[n][0], parsed[n][1], papers, parsed[n][2])
+        index.match(score, doc, query, node, label, papers, about)
         for doc, (score, n) in chosen
+        for query, node, label, about in [parsed[n]]
     ]
     return Preview(len(top), shown, skipped)
 
@@ -370,6 +387,16 @@ def select_for_subscribers(
             if query not in parsed:
                 parsed[query] = _parse_or_log(query, subscriber.pk)
     index.load_like([node for node in parsed.values() if node is not None])
+    index.prepare(
+        list(
+            {
+                (parsed[query], about)
+                for triples in wanted.values()
+                for query, _, about in triples
+                if parsed[query] is not None
+            }
+        )
+    )
 
     # Which papers each distinct window holds, by index number; None: all of them.
     windows: dict[datetime.date | None, list[bool] | None] = {None: None}
@@ -397,15 +424,15 @@ def select_for_subscribers(
             windows[day] = _window(papers, listed, day)
         if windows[day] is None:
             day = None  # the window holds every paper
-        chosen: dict[int, tuple[str, ranking.Ranked, tl.Node, str]] = {}
+        chosen: dict[int, tuple[str, ranking.Ranked, tl.Node, str, str]] = {}
         for query, label, about in wanted[subscriber.pk]:
             node = parsed[query]
             if node is not None:
                 ranked = ranked_in(query, node, about, day)
-                chosen.setdefault(ranked.number, (label, ranked, node, about))
+                chosen.setdefault(ranked.number, (label, ranked, node, about, query))
         mine = votes.get(subscriber.pk)
         picks = ranking.select(
-            [ranked for _, ranked, _, _ in chosen.values()],
+            [ranked for _, ranked, _, _, _ in chosen.values()],
             cap=subscriber.max_papers,
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
@@ -413,8 +440,9 @@ def select_for_subscribers(
             index=index.index,
         )
         out[subscriber.pk] = [
-            index.match(score, doc, chosen[topic][2], chosen[topic][0], papers, chosen[topic][3])
+            index.match(score, doc, query, node, label, papers, about)
             for score, doc, topic in picks
+            for label, _, node, about, query in [chosen[topic]]
         ]
     return out
 

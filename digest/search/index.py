@@ -401,9 +401,10 @@ class PaperIndex:
         return {doc: share / total for doc, share in shares.items()} if total else {}
 
     def _remember(self, key, hits: Hits) -> None:
+        # Bounded like the ranked results (docs/scaling.md); the small sets of papers
+        # found by meaning stay, as a ranked result still cached may need them to explain.
         if len(self._meant_cache) >= 20_000:
             self._meant_cache.clear()
-            self._by_meaning.clear()
         self._meant_cache[key] = hits
 
     def _add_titled(self, node: tl.Concept, counts: dict[str, Counts]) -> None:
@@ -569,6 +570,17 @@ class PaperIndex:
             return Why("words", terms)
         text = about or self._meaning_text(node)
         return Why("meaning", terms, self.space.closest_sentence(text, self.docs[doc].abstract))
+
+    def prepare(self, topics: Sequence[tuple[tl.Node, str]]) -> None:
+        """Embed the meaning of many (topic, about) pairs in one call, before evaluating."""
+        if self.space is None:
+            return
+        texts = []
+        for node, about in topics:
+            if about:
+                texts.append(about)
+            texts += [self.glossary.expand(c.text.split()) for c in _concepts(node) if c.text]
+        self.space.prepare(texts)
 
     def _by_meaning_only(self, node: tl.Node, doc: int, about: str) -> bool:
         if self.space is None:

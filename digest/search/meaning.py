@@ -36,13 +36,24 @@ class Space:
         self.encoder = encoder
         self.mean = vectors.mean(axis=0)
         self.matrix = unit_rows(vectors - self.mean)
+        self._topics: dict[str, np.ndarray] = {}
 
     def centred(self, vectors: np.ndarray) -> np.ndarray:
         return unit_rows(vectors - self.mean)
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Embed these topic texts in one call (one call per text costs a few times more)."""
+        wanted = [t for t in dict.fromkeys(texts) if t not in self._topics]
+        if len(self._topics) + len(wanted) > 50_000:
+            self._topics.clear()
+        if wanted:
+            self._topics.update(zip(wanted, self.centred(self.encoder.encode(wanted)), strict=True))
+
     def closeness(self, text: str) -> np.ndarray:
         """Per paper, the z-score of its similarity to ``text`` over the day's papers."""
-        vector = self.centred(self.encoder.encode([text]))[0]
+        vector = self._topics.get(text)
+        if vector is None:
+            vector = self.centred(self.encoder.encode([text]))[0]
         return zscores(self.matrix @ vector)
 
     def likeness(self, docs: Sequence[int]) -> np.ndarray:
