@@ -320,4 +320,6 @@ MATCH_TOPIC_CACHE_SIZE = env_int("MATCH_TOPIC_CACHE_SIZE", 5000, minimum=1)
 # Matching by meaning (docs/matching.md): the sentence-embedding model, a directory as
 # model2vec writes it. Default: the model shipped in digest/search/model/. "off" matches by
 # words only; a directory that is missing or unreadable is logged and does the same.
-MATCH_MODEL_DIR = env_str("MATCH_MODEL_DIR", str(BASE_DIR / "digest" / "search" / "model"))
+MATCH_MODEL_DIR = env_str(
+    "MATCH_MODEL_DIR", str(BASE_DIR / "digest" / "search" / "model" / "minilm-l6-m2v-256-int8")
+)

@@ -1,9 +1,10 @@
 """Sentence embeddings: what a paper or a topic means, as a unit vector.
 
-The model ships in the repository (``digest/search/model/``: static model2vec embeddings
-distilled from all-MiniLM-L6-v2, Apache-2.0; ``tools/distill_model.py`` rebuilds it) and
-runs on numpy alone, with no network: milliseconds for a day's papers. A missing or broken
-model is logged and ``load`` returns None; matching then works on words alone.
+The model ships in the repository (``digest/search/model/minilm-l6-m2v-256-int8/``:
+static model2vec embeddings distilled from all-MiniLM-L6-v2, Apache-2.0;
+``tools/distill_model.py`` rebuilds it) and runs on numpy alone, with no network:
+milliseconds for a day's papers. A missing or broken model is logged and ``load`` returns
+None; matching then works on words alone.
 Plain Python, no Django imports.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_DIR = Path(__file__).resolve().parent / "model" / "minilm-l6-m2v-256-int8"
 # Stored per paper: float16 halves the bytes and changes cosines by under 0.001.
 STORED_DTYPE = np.float16
 # A paper's text is cut here before embedding: the model reads 512 tokens at most anyway.
