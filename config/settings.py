@@ -284,8 +284,8 @@ SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts 
 # The signup page's live preview is public: each one stops evaluating topics after
 # PREVIEW_SECONDS, and an address gets PREVIEW_RATE_PER_IP a minute, so one address can
 # hold at most a few seconds of a worker's time a minute (docs/security.md, "Previews").
-PREVIEW_SECONDS = env_float("PREVIEW_SECONDS", 0.15, minimum=0.01)
-PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 30, minimum=1)  # previews per minute
+PREVIEW_SECONDS = env_float("PREVIEW_SECONDS", 0.05, minimum=0.01)
+PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 20, minimum=1)  # previews per minute
 SIGN_IN_LINKS_PER_DAY = env_int("SIGN_IN_LINKS_PER_DAY", 3, minimum=1)  # per address
 # Never-confirmed signups are deleted this many days after signup (and their last link).
 UNCONFIRMED_DELETE_AFTER_DAYS = env_int("UNCONFIRMED_DELETE_AFTER_DAYS", 30, minimum=1)
