@@ -1,16 +1,24 @@
-"""The signup page's live "today this would have found N papers" preview."""
+"""The signup page's live "today this would have found N papers" preview.
+
+A public endpoint anyone can call with up to 20 typed lines, so its work is bounded
+whatever they hold (docs/security.md, "Previews"): lines are capped, a wildcard stands
+for at most ``PREFIX_WORDS`` words, each line is evaluated once per process and cached,
+the count builds no result per paper, and after ``PREVIEW_SECONDS`` the remaining lines
+are reported as not previewed rather than evaluated.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.forms import MAX_OWN_TOPICS, check_topic_line
 from accounts.models import topic_lines
 from digest.daily import latest_day
-from digest.matching import match_topic
+from digest.matching import preview_topics
 from digest.models import Topic
 
 EXAMPLES = 3
@@ -18,43 +26,52 @@ CACHE_SECONDS = 600
 MAX_CATALOGUE_TOPICS = 50
 
 
-def _count_matches(queries: list[str], day) -> tuple[int, list[str]]:
-    best: dict[int, tuple[float, str]] = {}
-    for query in queries:
-        for match in match_topic(query, day=day):
-            known = best.get(match.paper.pk)
-            if known is None or match.score > known[0]:
-                best[match.paper.pk] = (match.score, match.paper.title)
-    ranked = sorted(best.values(), key=lambda pair: -pair[0])
-    return len(best), [title for _, title in ranked[:EXAMPLES]]
+def _found(topics: list[tuple[str, str, str]], day) -> dict:
+    found = preview_topics(topics, day, seconds=settings.PREVIEW_SECONDS, best=EXAMPLES)
+    return {
+        "count": found.count,
+        "examples": [m.paper.title for m in found.best],
+        "why": [m.why for m in found.best],
+        "skipped": found.skipped,
+    }
 
 
 def topic_preview(typed: str, topic_ids: list[str]) -> dict:
     """Check each typed line and count the latest day's papers all topics would find.
 
-    Returns ``{"day", "count", "examples": [titles], "errors": [{"line", "error"}]}``.
+    Returns ``{"day", "count", "examples": [titles], "why": [why of each example],
+    "errors": [{"line", "error"}]}``; a line left out for time is among the errors.
     """
-    queries, errors = [], []
+    topics, errors, numbers = [], [], {}
     for number, line in enumerate(topic_lines(typed)[:MAX_OWN_TOPICS], start=1):
         problem = check_topic_line(line)
         if problem:
             errors.append({"line": number, "error": problem})
         else:
-            queries.append(line)
+            topics.append((line, line, ""))
+            numbers.setdefault(line, number)
     ids = sorted({int(pk) for pk in topic_ids if pk.isdigit()})[:MAX_CATALOGUE_TOPICS]
     if ids:
-        queries += Topic.objects.filter(pk__in=ids, public=True).values_list("query", flat=True)
+        catalogue = Topic.objects.filter(pk__in=ids, public=True)
+        topics += [(t.query, t.name, t.about) for t in catalogue]
     day = latest_day()
-    result = {"day": day.isoformat() if day else None, "count": 0, "examples": [], "errors": errors}
-    if not queries or day is None:
+    result = {
+        "day": day.isoformat() if day else None,
+        "count": 0,
+        "examples": [],
+        "why": [],
+        "errors": errors,
+    }
+    if not topics or day is None:
         return result
-    key = (
-        "topic-preview:"
-        + hashlib.sha256(json.dumps([day.isoformat(), queries]).encode()).hexdigest()
-    )
+    signature = json.dumps([day.isoformat(), topics]).encode()
+    key = "topic-preview:" + hashlib.sha256(signature).hexdigest()
     found = cache.get(key)
     if found is None:
-        found = _count_matches(queries, day)
+        found = _found(topics, day)
         cache.set(key, found, CACHE_SECONDS)
-    result["count"], result["examples"] = found[0], list(found[1])
+    result.update(count=found["count"], examples=found["examples"], why=found["why"])
+    for label in found["skipped"]:
+        if label in numbers:
+            errors.append({"line": numbers[label], "error": "Not previewed: too much at once."})
     return result

@@ -86,7 +86,12 @@ def measure(subscribers: list, papers: list, port: int) -> dict[str, float]:
             digest = Digest.objects.create(subscriber=subscriber, edition=timezone.now().date())
             for rank, match in enumerate(matches, 1):
                 DigestItem.objects.create(
-                    digest=digest, paper=match.paper, rank=rank, score=match.score, why=match.why
+                    digest=digest,
+                    paper=match.paper,
+                    rank=rank,
+                    score=match.score,
+                    topic=match.topic,
+                    terms=list(match.terms),
                 )
             spent["store"] += time.perf_counter() - started
             started = time.perf_counter()

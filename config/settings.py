@@ -333,7 +333,11 @@ CONTENT_SECURITY_POLICY = {
 # Proxies in front of the web server that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SIGNUP_RATE_PER_IP = env_int("SIGNUP_RATE_PER_IP", 20, minimum=1)  # form posts per hour
-PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 120, minimum=1)  # previews per minute
+# The signup page's live preview is public: each one stops evaluating topics after
+# PREVIEW_SECONDS, and an address gets PREVIEW_RATE_PER_IP a minute, so one address can
+# hold at most a few seconds of a worker's time a minute (docs/security.md, "Previews").
+PREVIEW_SECONDS = env_float("PREVIEW_SECONDS", 0.05, minimum=0.01)
+PREVIEW_RATE_PER_IP = env_int("PREVIEW_RATE_PER_IP", 20, minimum=1)  # previews per minute
 # Emails the signup and sign-in forms together send one mailbox (every spelling of it)
 # in 24 hours, and send in all in an hour (the dashboard warns when it is reached).
 FORM_EMAILS_PER_DAY = env_int("FORM_EMAILS_PER_DAY", 1, minimum=1)
@@ -401,3 +405,9 @@ if "WEBHOOK_SECRET" not in ANYMAIL:
 # Ranked results of this many distinct topics are kept per worker process and day's index
 # (least recently used dropped first); each holds one entry per matching paper.
 MATCH_TOPIC_CACHE_SIZE = env_int("MATCH_TOPIC_CACHE_SIZE", 5000, minimum=1)
+# Matching by meaning (docs/matching.md): the sentence-embedding model, a directory as
+# model2vec writes it. Default: the model shipped in digest/search/model/. "off" matches by
+# words only; a directory that is missing or unreadable is logged and does the same.
+MATCH_MODEL_DIR = env_str(
+    "MATCH_MODEL_DIR", str(BASE_DIR / "digest" / "search" / "model" / "minilm-l6-m2v-256-int8")
+)

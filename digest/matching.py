@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import gc
+import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,20 +25,26 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.models import DigestItem, Feedback, Paper, Topic
+from digest.search import embedding, ranking
 from digest.search import language as tl
-from digest.search import ranking
 from digest.search.index import Doc, PaperIndex
 from digest.search.language import TopicSyntaxError
+from digest.search.why import Why, describe
 
 if TYPE_CHECKING:
     from accounts.models import Subscriber
 
 __all__ = [
     "Match",
+    "Preview",
     "TopicSyntaxError",
     "check_topic",
+    "embed_papers",
+    "encoder",
+    "fill_embeddings",
     "indexed_papers",
     "match_topic",
+    "preview_topics",
     "select_for_subscribers",
 ]
 
@@ -52,7 +60,67 @@ class Match:
     score: float
     topic: str  # the catalogue topic's name, or the text the subscriber typed
     terms: tuple[str, ...]  # words as written in the paper, to highlight
-    why: str  # 'knowledge distillation: "distillation", "teacher"'
+    kind: str = "words"  # words, meaning or feedback: see digest.search.why.Why
+    sentence: str = ""  # the abstract's sentence closest to the topic (kind "meaning")
+
+    @property
+    def why(self) -> str:
+        """'knowledge distillation: "distillation", "teacher"'"""
+        return describe(self.topic, self.kind, self.terms, self.sentence)
+
+
+def encoder() -> embedding.Encoder | None:
+    """The embedding model of ``MATCH_MODEL_DIR``, loaded once per process; None when
+    matching by meaning is off or the model cannot be loaded (logged)."""
+    where = settings.MATCH_MODEL_DIR
+    if not where or where.lower() == "off":
+        return None
+    return embedding.load(where)
+
+
+def fill_embeddings(papers: Sequence[Paper], previous: Mapping[str, Paper] | None = None) -> int:
+    """Set the embedding of each of ``papers`` (unsaved): kept from ``previous`` (key ->
+    the stored paper) when its title and abstract are unchanged and the running model made
+    it, made now otherwise, cleared when there is no model. How many were made."""
+    model = encoder()
+    todo = []
+    for paper in papers:
+        old = (previous or {}).get(paper.key)
+        same_text = old is not None and (old.title, old.abstract) == (paper.title, paper.abstract)
+        if same_text and old.embedding and old.embedding_model == (model.name if model else ""):
+            paper.embedding, paper.embedding_model = old.embedding, old.embedding_model
+        elif model is not None:
+            todo.append(paper)
+        elif not same_text:
+            paper.embedding, paper.embedding_model = None, ""
+    if todo:
+        vectors = model.encode([embedding.paper_text(p.title, p.abstract) for p in todo])
+        for paper, vector in zip(todo, vectors, strict=True):
+            paper.embedding = embedding.to_bytes(vector)
+            paper.embedding_model = model.name
+    return len(todo)
+
+
+def embed_papers(papers: QuerySet[Paper], batch: int = 500) -> int:
+    """Store the embedding of each of ``papers`` that lacks one of the running model (the
+    backfill of ``manage.py embed_papers``); how many were made."""
+    model = encoder()
+    if model is None:
+        return 0
+    stale = papers.exclude(embedding_model=model.name) | papers.filter(embedding=None)
+    ids = list(stale.order_by("pk").values_list("pk", flat=True))
+    made = 0
+    for start in range(0, len(ids), batch):
+        chunk = list(
+            Paper.objects.filter(pk__in=ids[start : start + batch]).only(
+                "key", "title", "abstract", "embedding", "embedding_model"
+            )
+        )
+        for paper in chunk:
+            paper.embedding_model = ""  # made again whatever it holds
+        made += fill_embeddings(chunk)
+        Paper.objects.bulk_update(chunk, ["embedding", "embedding_model"])
+    return made
 
 
 def check_topic(text: str) -> None:
@@ -85,7 +153,12 @@ class DayIndex:
     """The index of one set of papers with each distinct topic's ranked result."""
 
     def __init__(self, papers: list[Paper]) -> None:
-        self.index = PaperIndex([doc_of(p) for p in papers])
+        model = encoder()
+        self.index = PaperIndex(
+            [doc_of(p) for p in papers],
+            encoder=model,
+            vectors=[_stored_vector(p, model) for p in papers],
+        )
         self.popular = ranking.popularity(self.index.docs)
         self.number = {p.pk: n for n, p in enumerate(papers)}
         self.by_arxiv_id: dict[str, Doc | None] = {
@@ -96,6 +169,7 @@ class DayIndex:
         # grow all day with the number of distinct personal topics (docs/scaling.md).
         self.results: OrderedDict[str, ranking.Ranked] = OrderedDict()
         self.numbers = itertools.count()
+        self.whys: dict[tuple[str, str, int], Why] = {}
         self.lock = threading.Lock()
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
@@ -116,26 +190,47 @@ class DayIndex:
         # "not found"): a copy per call was a quarter of matching in the daily run.
         return self.by_arxiv_id
 
-    def ranked(self, query: str, node: tl.Node) -> ranking.Ranked:
+    def ranked(self, query: str, node: tl.Node, about: str = "") -> ranking.Ranked:
         """The topic's matches, evaluated once whoever asks while it stays in the cache
-        (``MATCH_TOPIC_CACHE_SIZE`` topics, least recently used dropped first)."""
+        (``MATCH_TOPIC_CACHE_SIZE`` topics, least recently used dropped first). ``about``
+        describes a catalogue topic (its name and description) for the cut by meaning."""
+        key = (query, about)
         with self.lock:
-            found = self.results.get(query)
+            found = self.results.get(key)
             if found is None:
-                hits = self.index.evaluate(node, self.like())
-                found = self.results[query] = ranking.rank(hits, self.popular, next(self.numbers))
+                hits = self.index.topic(node, self.like(), about)
+                found = self.results[key] = ranking.rank(hits, self.popular, next(self.numbers))
                 while len(self.results) > settings.MATCH_TOPIC_CACHE_SIZE:
                     self.results.popitem(last=False)
             else:
-                self.results.move_to_end(query)
+                self.results.move_to_end(key)
             return found
 
+    def prepare(self, topics: Sequence[tuple[tl.Node, str]]) -> None:
+        """Embed the meaning of the (topic, about) pairs about to be evaluated, at once."""
+        with self.lock:
+            self.index.prepare(topics)
+
     def match(
-        self, score: float, doc: int, node: tl.Node, label: str, papers: Sequence[Paper]
+        self,
+        score: float,
+        doc: int,
+        query: str,
+        node: tl.Node,
+        label: str,
+        papers: Sequence[Paper],
+        about: str = "",
     ) -> Match:
-        terms = self.index.terms(node, doc, self.like())
-        why = f"{label}: " + ", ".join(f'"{t}"' for t in terms[:4]) if terms else label
-        return Match(papers[doc], round(score, 4), label, terms, why)
+        """The Match of paper ``doc`` for a topic, with its why: worked out once per topic
+        and paper, as every subscriber who gets them is told the same."""
+        key = (query, about, doc)
+        with self.lock:  # explaining reads the index's caches
+            why = self.whys.get(key)
+            if why is None:
+                if len(self.whys) >= 200_000:
+                    self.whys.clear()
+                why = self.whys[key] = self.index.explain(node, doc, self.like(), about)
+        return Match(papers[doc], round(score, 4), label, why.terms, why.kind, why.sentence)
 
 
 _cache: dict[tuple, DayIndex] = {}
@@ -146,6 +241,14 @@ FREEZE_INDEXES = False
 
 def _key(paper: Paper) -> tuple:
     return (paper.pk, paper.updated_at, paper.upvotes)
+
+
+def _stored_vector(paper: Paper, model: embedding.Encoder | None):
+    """The paper's stored embedding if the running model made it, else None (the index
+    embeds it then: papers stored before the model or by another one)."""
+    if model is None or paper.embedding_model != model.name:
+        return None
+    return embedding.from_bytes(paper.embedding, model.dimensions)
 
 
 def indexed_papers(keys: Sequence[tuple]) -> list[Paper] | None:
@@ -185,9 +288,14 @@ def day_index(papers: Sequence[Paper]) -> DayIndex:
 
 
 def match_topic(
-    text: str, papers: QuerySet[Paper] | None = None, *, day: datetime.date | None = None
+    text: str,
+    papers: QuerySet[Paper] | None = None,
+    *,
+    day: datetime.date | None = None,
+    about: str = "",
 ) -> list[Match]:
-    """Every paper ``text`` matches, best first (all papers, or those listed on ``day``)."""
+    """Every paper ``text`` matches, best first (all papers, or those listed on ``day``).
+    ``about`` is a catalogue topic's name and description (see ``Topic.about``)."""
     node = tl.parse(text)
     if papers is None:
         papers = Paper.objects.all()
@@ -198,8 +306,62 @@ def match_topic(
     papers = list(papers.order_by("pk"))
     index = day_index(papers)
     index.load_like([node])
-    ranked = index.ranked(text, node)
-    return [index.match(-neg, doc, node, text, papers) for neg, doc, _ in ranked.entries]
+    ranked = index.ranked(text, node, about)
+    return [
+        index.match(-neg, doc, text, node, text, papers, about) for neg, doc, _ in ranked.entries
+    ]
+
+
+@dataclass(frozen=True)
+class Preview:
+    count: int  # distinct papers all the topics match
+    best: list[Match]  # the best few, with why
+    skipped: list[str]  # topics not evaluated: the request's time was spent
+
+
+def preview_topics(
+    topics: Sequence[tuple[str, str, str]],
+    day: datetime.date,
+    *,
+    seconds: float,
+    best: int = 3,
+) -> Preview:
+    """What ``topics`` ((query, label, about) each) find among the papers listed on
+    ``day``: how many papers in all and the ``best`` few, explained.
+
+    Bounded work for a public endpoint: the day's index is the one the process already
+    holds (only the papers' keys are read to find it), each distinct topic is evaluated
+    once per process (``DayIndex.ranked``), the count needs no Match per paper, and once
+    ``seconds`` are spent the remaining topics are skipped, not evaluated."""
+    deadline = time.perf_counter() + seconds
+    keys = list(
+        Paper.objects.listed_on(day).order_by("pk").values_list("pk", "updated_at", "upvotes")
+    )
+    papers = indexed_papers(keys)
+    if papers is None:
+        papers = list(Paper.objects.filter(pk__in=[k[0] for k in keys]).order_by("pk"))
+    index = day_index(papers)
+    top: dict[int, tuple[float, int]] = {}  # paper -> (score, topic number)
+    parsed: list[tuple[str, tl.Node, str, str]] = []
+    skipped = []
+    for query, label, about in topics:
+        if parsed and time.perf_counter() > deadline:  # the first is always answered
+            skipped.append(label)
+            continue
+        node = tl.parse(query)
+        index.load_like([node])
+        number = len(parsed)
+        parsed.append((query, node, label, about))
+        for negative, doc, _ in index.ranked(query, node, about).entries:
+            if doc not in top or -negative > top[doc][0]:
+                top[doc] = (-negative, number)
+    chosen = heapq.nsmallest(best, top.items(), key=lambda item: (-item[1][0], item[0]))
+    shown = [
+        index.match(score, doc, query, node, label, papers, about)
+        for doc, (score, n) in chosen
+        for query, node, label, about in [parsed[n]]
+    ]
+    return Preview(len(top), shown, skipped)
 
 
 def select_for_subscribers(
@@ -231,31 +393,43 @@ def select_for_subscribers(
     votes = _votes(ids)
 
     parsed: dict[str, tl.Node | None] = {}
-    wanted: dict[int, list[tuple[str, str]]] = {}
+    wanted: dict[int, list[tuple[str, str, str]]] = {}
     for subscriber in subscribers:
         lines = subscriber.own_topic_lines
-        pairs = topics.get(subscriber.pk, []) + [(line, line) for line in lines]
-        wanted[subscriber.pk] = pairs
-        for query, _ in pairs:
+        triples = topics.get(subscriber.pk, []) + [(line, line, "") for line in lines]
+        wanted[subscriber.pk] = triples
+        for query, _, _ in triples:
             if query not in parsed:
                 parsed[query] = _parse_or_log(query, subscriber.pk)
     index.load_like([node for node in parsed.values() if node is not None])
+    index.prepare(
+        list(
+            {
+                (parsed[query], about)
+                for triples in wanted.values()
+                for query, _, about in triples
+                if parsed[query] is not None
+            }
+        )
+    )
 
     # Which papers each distinct window holds, by index number; None: all of them.
     windows: dict[datetime.date | None, list[bool] | None] = {None: None}
     # Each distinct topic is looked up (and evaluated) once per call, even if the index's
     # bounded cache drops it meanwhile, and cut to each distinct window once: a chunk has
     # a few windows (first digests, daily, weekly), not one per subscriber.
-    results: dict[tuple[str, datetime.date | None], ranking.Ranked] = {}
+    results: dict[tuple[str, str, datetime.date | None], ranking.Ranked] = {}
 
-    def ranked_in(query: str, node: tl.Node, day: datetime.date | None) -> ranking.Ranked:
-        found = results.get((query, day))
+    def ranked_in(
+        query: str, node: tl.Node, about: str, day: datetime.date | None
+    ) -> ranking.Ranked:
+        found = results.get((query, about, day))
         if found is None:
             if day is None:
-                found = index.ranked(query, node)
+                found = index.ranked(query, node, about)
             else:
-                found = ranking.within(ranked_in(query, node, None), windows[day])
-            results[query, day] = found
+                found = ranking.within(ranked_in(query, node, about, None), windows[day])
+            results[query, about, day] = found
         return found
 
     out: dict[int, list[Match]] = {}
@@ -265,15 +439,15 @@ def select_for_subscribers(
             windows[day] = _window(papers, listed, day)
         if windows[day] is None:
             day = None  # the window holds every paper
-        chosen: dict[int, tuple[str, ranking.Ranked, tl.Node]] = {}
-        for query, label in wanted[subscriber.pk]:
+        chosen: dict[int, tuple[str, ranking.Ranked, tl.Node, str, str]] = {}
+        for query, label, about in wanted[subscriber.pk]:
             node = parsed[query]
             if node is not None:
-                ranked = ranked_in(query, node, day)
-                chosen.setdefault(ranked.number, (label, ranked, node))
+                ranked = ranked_in(query, node, about, day)
+                chosen.setdefault(ranked.number, (label, ranked, node, about, query))
         mine = votes.get(subscriber.pk)
         picks = ranking.select(
-            [ranked for _, ranked, _ in chosen.values()],
+            [ranked for _, ranked, _, _, _ in chosen.values()],
             cap=subscriber.max_papers,
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
@@ -281,8 +455,9 @@ def select_for_subscribers(
             index=index.index,
         )
         out[subscriber.pk] = [
-            index.match(score, doc, chosen[topic][2], chosen[topic][0], papers)
+            index.match(score, doc, query, node, label, papers, about)
             for score, doc, topic in picks
+            for label, _, node, about, query in [chosen[topic]]
         ]
     return out
 
@@ -304,17 +479,17 @@ def _parse_or_log(query: str, subscriber_id: int) -> tl.Node | None:
         return None
 
 
-def _topics_by_subscriber(ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """Catalogue topics as (query, name) per subscriber, in the catalogue's order."""
+def _topics_by_subscriber(ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+    """Catalogue topics as (query, name, about) per subscriber, in the catalogue's order."""
     through = Topic.subscribers.through
     rows = (
         through.objects.filter(subscriber_id__in=ids)
         .order_by("topic__order", "topic__name")
-        .values_list("subscriber_id", "topic__query", "topic__name")
+        .values_list("subscriber_id", "topic__query", "topic__name", "topic__description")
     )
-    out: dict[int, list[tuple[str, str]]] = {}
-    for subscriber_id, query, name in rows:
-        out.setdefault(subscriber_id, []).append((query, name))
+    out: dict[int, list[tuple[str, str, str]]] = {}
+    for subscriber_id, query, name, description in rows:
+        out.setdefault(subscriber_id, []).append((query, name, Topic.about_text(name, description)))
     return out
 
 

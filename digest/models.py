@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from digest.ingest import feedtext
+from digest.search.why import describe
 
 
 class Source(models.Model):
@@ -92,6 +93,11 @@ class Paper(models.Model):
     comments = models.IntegerField(default=0)
     first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the paper means, as a float16 vector of the embedding model named beside it,
+    # made once at ingest (docs/matching.md, "Meaning"); a paper whose model name differs
+    # from the running model's is embedded again (manage.py embed_papers).
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=80, blank=True, editable=False)
 
     objects = PaperQuerySet.as_manager()
 
@@ -154,6 +160,16 @@ class Topic(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def about(self) -> str:
+        return self.about_text(self.name, self.description)
+
+    @staticmethod
+    def about_text(name: str, description: str) -> str:
+        """What the topic means, in words, for the cut by meaning: its query's broad
+        alternatives ("tool use", "multi-agent") are kept only for papers about this."""
+        return f"{name}. {description}".strip(" .")
+
 
 class Digest(models.Model):
     """One edition of one subscriber's email, claimed once and sent at most once."""
@@ -205,9 +221,21 @@ class Digest(models.Model):
 class DigestItem(models.Model):
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="digest_items")
+
+    class Kind(models.TextChoices):
+        WORDS = "words", "Its words"
+        MEANING = "meaning", "Its meaning"
+        FEEDBACK = "feedback", "Papers the reader liked"
+
     rank = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField(default=0.0)
-    why = models.CharField(max_length=500, blank=True)
+    # Why the paper was chosen, as values (docs/matching.md, "The why"): the topic's label,
+    # the words of the paper to highlight, how it matched, and the sentence closest to the
+    # topic (or the title of the liked paper).
+    topic = models.CharField(max_length=200, blank=True)
+    terms = models.JSONField(default=list, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WORDS)
+    sentence = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["rank"]
@@ -217,6 +245,10 @@ class DigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.paper}"
+
+    @property
+    def why(self) -> str:
+        return describe(self.topic, self.kind, self.terms or (), self.sentence)
 
 
 class Feedback(models.Model):

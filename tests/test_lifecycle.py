@@ -236,7 +236,7 @@ def test_lifting_a_suppression_typed_with_capitals_releases_its_subscriber():
 
 
 def test_the_migration_lowers_suppressed_addresses_and_merges_the_duplicates():
-    migration = import_module("digest.migrations.0005_suppression_email_lower_case")
+    migration = import_module("digest.migrations.0006_suppression_email_lower_case")
     person = make_subscriber("reader0@example.org")
     event = EmailEvent.objects.create(event_id="postmark:1", event_type="bounced")
     early = timezone.now() - dt.timedelta(days=9)

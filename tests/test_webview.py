@@ -111,3 +111,28 @@ def test_the_web_view_sends_no_referrer_and_allows_no_script(client, papers, rea
     assert response["Referrer-Policy"] == "no-referrer"
     assert "script-src 'none'" in response["Content-Security-Policy"]
     assert client.get("/digests/forged/")["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_web_view_shows_a_topic_holding_a_colon_and_quotes_as_typed(client, papers, reader):
+    # The stored why used to be read back with a regex, which took "title" for the topic.
+    typed = 'title:"graph neural"'
+    matches = [match(papers[0], typed, ("graph", "neural"))]
+    digest = sent_digest(reader, matches)
+    email = render_digest(reader, matches, digest=digest).html
+    page = client.get(webview_path(email)).content.decode()
+    chips = re.findall(r'class="chip"[^>]*>([^<]*)<', page)
+    assert chips == re.findall(r'class="chip"[^>]*>([^<]*)<', email)
+    assert chips == ["title:&quot;graph neural&quot;"]
+    assert "Why: title:&quot;graph neural&quot;: &quot;graph&quot;, &quot;neural&quot;" in page
+
+
+def test_a_paper_found_by_meaning_says_so_in_the_email_and_the_web_view(client, papers, reader):
+    sentence = "We run networks on phones."
+    matches = [match(papers[0], "on-device inference", kind="meaning", sentence=sentence)]
+    digest = sent_digest(reader, matches)
+    email = render_digest(reader, matches, digest=digest)
+    page = client.get(webview_path(email.html)).content.decode()
+    why = "Why: on-device inference, by meaning: &quot;We run networks on phones.&quot;"
+    assert why in email.html and why in page
+    assert 'on-device inference, by meaning: "We run networks on phones."' in email.text
+    assert digest.items.get().kind == "meaning"

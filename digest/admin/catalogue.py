@@ -63,11 +63,11 @@ class TopicForm(forms.ModelForm):
 
 
 def _matched_words(match: matching.Match) -> str:
-    # A why reads 'label: "word", ...' and the label here is the query itself; a match on
-    # a category, an author or a similar paper has no words of its own.
-    if match.why == match.topic:
-        return "its category, an author or a similar paper"
-    return match.why.removeprefix(f"{match.topic}: ")
+    if match.kind == "meaning":
+        return f'by meaning: "{match.sentence}"' if match.sentence else "by meaning"
+    if match.terms:
+        return ", ".join(f'"{term}"' for term in match.terms[:4])
+    return "its category, an author or a similar paper"  # no words of its own
 
 
 def topic_preview(query: str, topic: Topic | None = None) -> str:
@@ -79,7 +79,9 @@ def topic_preview(query: str, topic: Topic | None = None) -> str:
         )
     if query.strip():
         try:
-            found = matching.match_topic(query, day=context["day"]) if context["day"] else []
+            about = topic.about if topic is not None and topic.name else ""
+            day = context["day"]
+            found = matching.match_topic(query, day=day, about=about) if day else []
         except matching.TopicSyntaxError as exc:
             context["error"] = str(exc)
         else:

@@ -34,7 +34,7 @@ URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 class DigestItemInline(ReadOnlyInline):
     model = DigestItem
-    fields = ["rank", "paper", "score", "why"]
+    fields = ["rank", "paper", "score", "kind", "why"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("paper")

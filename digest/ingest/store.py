@@ -21,6 +21,7 @@ from django.utils import timezone
 from digest.ingest import sources
 from digest.ingest.fetch import FetchError, HTTPStatusError, fetch
 from digest.ingest.sources.common import Item, Parsed
+from digest.matching import fill_embeddings
 from digest.models import Listing, Paper, Source, SourceRun
 
 logger = logging.getLogger(__name__)
@@ -182,10 +183,16 @@ def _store_batch(
             continue
         rows.append(Paper(key=key, first_seen_at=now, **(values | {"updated_at": now})))
     if rows:
+        # What each paper means is worked out once, here, not by every worker that
+        # matches it (docs/matching.md, "Meaning"); unchanged text keeps its embedding.
+        fill_embeddings(rows, existing)
         # One upsert for new and changed papers alike; a paper another worker inserted
         # meanwhile is updated rather than failing the batch. first_seen_at is not updated.
         Paper.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["key"], update_fields=_PAPER_FIELDS
+            rows,
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=[*_PAPER_FIELDS, "embedding", "embedding_model"],
         )
     ids = dict(Paper.objects.filter(key__in=batch).values_list("key", "id"))
     Listing.objects.bulk_create(

@@ -76,16 +76,6 @@ class RenderedEmail:
     html: str
 
 
-@dataclass(frozen=True)
-class _StoredMatch:
-    """A DigestItem read back as a match, for the web view."""
-
-    paper: Paper
-    topic: str
-    terms: tuple[str, ...]
-    why: str
-
-
 # --- links ------------------------------------------------------------------------------
 
 
@@ -270,9 +260,9 @@ def render_digest(
 
 def render_webview(digest: Digest) -> str:
     """The HTML of a sent digest as the subscriber got it, from its stored items."""
-    items = digest.items.select_related("paper").order_by("rank", "pk")
-    matches = [_StoredMatch(item.paper, *_topic_and_terms(item.why), item.why) for item in items]
-    context = _digest_context(digest.subscriber, matches, digest, in_browser=True)
+    # A stored item is a match as the email had it: topic, terms and why are its values.
+    items = list(digest.items.select_related("paper").order_by("rank", "pk"))
+    context = _digest_context(digest.subscriber, items, digest, in_browser=True)
     return render_email(DIGEST, context).html
 
 
@@ -303,17 +293,6 @@ def _digest_context(
         "unsubscribe_url": unsubscribe_url(subscriber),
         "postal_address": settings.POSTAL_ADDRESS,
     }
-
-
-_WHY = re.compile(r'^(?P<topic>.+?):\s*(?P<terms>".*)$')
-
-
-def _topic_and_terms(why: str) -> tuple[str, tuple[str, ...]]:
-    """Read back ``knowledge distillation: "distillation", "teacher"`` as stored."""
-    found = _WHY.match(why or "")
-    if not found:
-        return why or "", ()
-    return found.group("topic"), tuple(re.findall(r'"([^"]+)"', found.group("terms")))
 
 
 def render_email(name: str, context: dict) -> RenderedEmail:

@@ -119,7 +119,9 @@ class Delivery:
     digest: Digest
     subscriber: Subscriber
     message: object | None = None  # the built EmailMessage
-    items: list[tuple] = field(default_factory=list)  # (paper id, rank, score, why)
+    items: list[tuple] = field(
+        default_factory=list
+    )  # (paper id, rank, score, topic, terms, kind, sentence)
     outcome: Outcome | None = None  # None once composed: nothing new, skipped
     # A previous owner's message, not sent again: "recovered" from the row's acceptance
     # mark, or "found" by asking the provider.
@@ -422,7 +424,8 @@ def _compose(chunk: list[Delivery], editions: dict[int, dt.date]) -> None:
             delivery.outcome = Outcome(Result.FAILED, error=f"could not build: {exc}"[:1000])
             continue
         delivery.items = [
-            (m.paper.pk, rank, m.score, m.why[:500]) for rank, m in enumerate(found, 1)
+            (m.paper.pk, rank, m.score, m.topic, list(m.terms), m.kind, m.sentence)
+            for rank, m in enumerate(found, 1)
         ]
 
 
@@ -438,11 +441,7 @@ def _prepare(outgoing: list[Delivery]) -> None:
         DigestItem.objects.filter(digest_id__in=retaken).delete()
     _write_rows([d.digest for d in outgoing], ["subject"])
     DigestItem.objects.bulk_create(
-        [
-            DigestItem(digest=d.digest, paper_id=paper, rank=rank, score=score, why=why)
-            for d in outgoing
-            for paper, rank, score, why in d.items
-        ],
+        [_item(d.digest, *entry) for d in outgoing for entry in d.items],
         ignore_conflicts=True,
     )
 
@@ -454,6 +453,29 @@ def _write_rows(digests: list[Digest], fields: list[str]) -> None:
     # square of the chunk.)
     Digest.objects.bulk_create(
         digests, update_conflicts=True, unique_fields=["id"], update_fields=fields
+    )
+
+
+def _item(
+    digest: Digest,
+    paper: int,
+    rank: int,
+    score: float,
+    topic: str,
+    terms: Sequence[str] = (),
+    kind: str = DigestItem.Kind.WORDS,
+    sentence: str = "",
+) -> DigestItem:
+    """A digest's item from what ``_compose`` kept of a match."""
+    return DigestItem(
+        digest=digest,
+        paper_id=paper,
+        rank=rank,
+        score=score,
+        topic=topic[:200],
+        terms=list(terms),
+        kind=kind,
+        sentence=sentence[:500],
     )
 
 

@@ -8,13 +8,20 @@ the relevance test use it directly.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from digest.search import language as tl
+from digest.search.embedding import Encoder, paper_text
+from digest.search.meaning import Space
 from digest.search.text import STOP_WORDS, analyse, clean, fold
+from digest.search.vocabulary import Glossary
+from digest.search.why import Why
 
 # BM25F: a word in the title counts as TITLE_WEIGHT words in the abstract.
 TITLE_WEIGHT = 3.0
@@ -33,6 +40,40 @@ LIKE_MIN_SIMILARITY = 0.1
 LIKE_LIMIT = 25
 LIKE_WEIGHT = 10.0
 FIELDS = ("title", "abstract")
+# A prefix wildcard stands for at most this many words (its most common ones), so what one
+# topic costs is bounded whatever it holds (docs/security.md, "Previews").
+PREFIX_WORDS = 100
+
+# Matching by meaning (docs/matching.md, "Meaning"). Closeness is a z-score over the day's
+# papers (digest/search/meaning.py), below fewer papers than this it means little.
+MEANING_MIN_PAPERS = 30
+# The topic's meaning on the day is the centre of the SEEDS papers its words match best
+# (CENTRE_SHARE of it) and what the model makes of its words (the rest).
+SEEDS = 10
+CENTRE_SHARE = 0.7
+# The cut: a paper the words matched stays if its closeness is at least GATE (a word in
+# passing is not the topic); a paper holding a share of at least PARTIAL of the topic's
+# words (idf-weighted), though not together, joins at a closeness sliding from ALONE_Z
+# (share 0) to FULL_Z (all the words); any paper joins at ALONE_Z.
+GATE = -1.0
+# A catalogue topic's broad alternatives ("tool use", "multi-agent") take papers that use
+# a word in passing: what they match is cut against the topic's description at ABOUT_GATE.
+ABOUT_GATE = 0.5
+PARTIAL = 0.5
+FULL_Z = 1.5
+ALONE_Z = 3.0
+# Relevance added per unit of closeness, so ranking blends words and meaning.
+MEANING_WEIGHT = 1.0
+# Words in at least this share of the day's papers are filler of the field ("model",
+# "learning", "data"): never highlighted. A small day cannot tell, so these are too.
+FILLER_SHARE = 0.2
+FILLER = frozenset(
+    {
+        *("model", "learn", "data", "method", "approach", "result", "propos", "paper"),
+        *("task", "perform", "show", "use", "base", "new", "improv", "present", "work"),
+        *("studi", "framework", "system", "network"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +95,19 @@ Counts = dict[int, int]
 
 
 class PaperIndex:
-    def __init__(self, docs: Sequence[Doc]) -> None:
+    """``vectors`` are the papers' stored embeddings (None where a paper has none yet: the
+    ``encoder`` makes it); without an encoder the index matches by words alone."""
+
+    def __init__(
+        self,
+        docs: Sequence[Doc],
+        *,
+        encoder: Encoder | None = None,
+        vectors: Sequence[np.ndarray | None] | None = None,
+    ) -> None:
         self.docs = list(docs)
         self.size = len(self.docs)
+        self.glossary = Glossary()
         self.postings: dict[str, dict[str, Positions]] = {f: defaultdict(dict) for f in FIELDS}
         self.lengths: dict[str, list[int]] = {f: [] for f in FIELDS}
         self.surfaces: list[dict[str, list[str]]] = []
@@ -69,6 +120,7 @@ class PaperIndex:
         self._outside: dict[tuple[str, str], dict[str, float]] = {}
         for number, doc in enumerate(self.docs):
             self._add(number, doc)
+        self.glossary.finish()
         self.vocabulary = sorted(self.stem_of)
         self.average = {
             f: (sum(self.lengths[f]) / self.size if self.size else 1.0) or 1.0 for f in FIELDS
@@ -90,8 +142,32 @@ class PaperIndex:
             stem: len(title.get(stem, {}).keys() | abstract.get(stem, {}).keys())
             for stem in title.keys() | abstract.keys()
         }
+        self.space = self._space(encoder, vectors)
+        # Per concept evaluated by meaning, the papers that only meaning found.
+        self._by_meaning: dict[tl.Node, frozenset[int]] = {}
+        self._meant_cache: dict[tuple, Hits] = {}
+
+    def _space(
+        self, encoder: Encoder | None, vectors: Sequence[np.ndarray | None] | None
+    ) -> Space | None:
+        if encoder is None or self.size < MEANING_MIN_PAPERS:
+            return None
+        given = list(vectors) if vectors is not None else [None] * self.size
+        fits = [v is not None and v.shape == (encoder.dimensions,) for v in given]
+        missing = [n for n, ok in enumerate(fits) if not ok]
+        made = encoder.encode(
+            [paper_text(self.docs[n].title, self.docs[n].abstract) for n in missing]
+        )
+        matrix = np.zeros((self.size, encoder.dimensions), dtype=np.float32)
+        for n, ok in enumerate(fits):
+            if ok:
+                matrix[n] = given[n]
+        if missing:
+            matrix[missing] = made
+        return Space(encoder, matrix)
 
     def _add(self, number: int, doc: Doc) -> None:
+        self.glossary.add(doc.abstract)
         surfaces: dict[str, list[str]] = {}
         for name in FIELDS:
             analysis = analyse(clean(doc.title if name == "title" else doc.abstract))
@@ -114,9 +190,29 @@ class PaperIndex:
 
     # Evaluation ---------------------------------------------------------------
 
-    def evaluate(self, node: tl.Node, like: dict[str, Doc] | None = None) -> Hits:
-        """The papers a parsed topic matches, with their relevance (BM25F-like)."""
+    def topic(self, node: tl.Node, like: dict[str, Doc] | None = None, about: str = "") -> Hits:
+        """The papers a topic matches, with their relevance: ``evaluate``, then, for a
+        topic described in ``about`` (a catalogue topic's name and description), the cut
+        by meaning applied to all it matched, and the papers close enough in meaning."""
+        hits = self.evaluate(node, like)
+        if not about or self.space is None:
+            return hits
+        key = ("about", node, about)
+        found = self._meant_cache.get(key)
+        if found is None:
+            found, added = self._blend(hits, self.space.closeness(about), {}, hits, gate=ABOUT_GATE)
+            self._remember(key, found)
+            self._by_meaning[key] = added
+        return found
+
+    def evaluate(
+        self, node: tl.Node, like: dict[str, Doc] | None = None, *, meaning: bool = True
+    ) -> Hits:
+        """The papers a parsed topic matches, with their relevance (BM25F-like, blended
+        with closeness in meaning for plain words unless ``meaning`` is false)."""
         if isinstance(node, tl.Concept):
+            if meaning and node.text and node.field is None and self.space is not None:
+                return self._meant(node)
             return self._scored(self._concept(node))
         if isinstance(node, tl.Phrase):
             return self._scored(
@@ -131,26 +227,30 @@ class PaperIndex:
         if isinstance(node, tl.Like):
             return self._like((like or {}).get(node.arxiv_id), node.arxiv_id)
         if isinstance(node, tl.And):
-            return self._and(node, like)
-        return self._or(node, like)
+            return self._and(node, like, meaning)
+        return self._or(node, like, meaning)
 
-    def _and(self, node: tl.And, like: dict[str, Doc] | None) -> Hits:
-        parts = sorted((self.evaluate(child, like) for child in node.include), key=len)
+    def _and(self, node: tl.And, like: dict[str, Doc] | None, meaning: bool) -> Hits:
+        parts = sorted(
+            (self.evaluate(child, like, meaning=meaning) for child in node.include), key=len
+        )
         hits = parts[0]
         for part in parts[1:]:
             hits = {doc: score + part[doc] for doc, score in hits.items() if doc in part}
         if hits and node.exclude:
             hits = dict(hits)  # the part may be a cached result
             for child in node.exclude:
-                for doc in self.evaluate(child, like):
+                # An exclusion keeps its exact meaning: "-survey" drops the papers that
+                # say "survey", not those about something like a survey.
+                for doc in self.evaluate(child, like, meaning=False):
                     hits.pop(doc, None)
         return hits
 
-    def _or(self, node: tl.Or, like: dict[str, Doc] | None) -> Hits:
+    def _or(self, node: tl.Or, like: dict[str, Doc] | None, meaning: bool) -> Hits:
         hits: Hits = {}
         get = hits.get
         for child in node.options:
-            for doc, score in self.evaluate(child, like).items():
+            for doc, score in self.evaluate(child, like, meaning=meaning).items():
                 hits[doc] = get(doc, 0.0) + score
         return hits
 
@@ -179,17 +279,23 @@ class PaperIndex:
             units = zip(node.units, node.joined, strict=True)
             if len(node.units) == 1:
                 found = self._counts(node.units[0], node.joined[0], name)
-                if node.acronyms:  # added to below; the cached counts stay as they are
+                long = self._long_form(node, node.units[0])
+                if long:  # added to below; the cached counts stay as they are
+                    found = dict(found)
+                    for doc, n in self._counts(long, "", name).items():
+                        found[doc] = found.get(doc, 0) + n
+                elif node.acronyms:
                     found = dict(found)
             else:
-                runs = [self._positions(unit, joined, name) for unit, joined in units]
+                runs = [self._unit_positions(node, unit, joined, name) for unit, joined in units]
                 found = {}
-                span = sum(len(u) for u in node.units) - 1 + SLOP
+                longest = [max(len(u), len(self._long_form(node, u))) for u in node.units]
+                span = sum(longest) - 1 + SLOP
                 for doc in set.intersection(*(set(run) for run in runs)):
                     near = _near(_positions_of(runs, doc), span)
                     if near:
                         found[doc] = near
-            for acronym in node.acronyms:
+            for acronym in (*node.acronyms, *self._learned_acronym(node)):
                 written = self.acronym_docs.get(acronym, ())
                 for doc, positions in self.postings[name].get(acronym, {}).items():
                     if doc in written:
@@ -198,6 +304,108 @@ class PaperIndex:
         if len(node.units) > 1 and node.field != "abstract":
             self._add_titled(node, counts)
         return counts
+
+    def _long_form(self, node: tl.Concept, unit: tuple[str, ...]) -> tuple[str, ...]:
+        """The stems of what a unit typed as an acronym stands for in these papers."""
+        if len(unit) == 1 and unit[0] in node.shorts:
+            found = self.glossary.expansions.get(unit[0])
+            if found is not None:
+                return found.stems
+        return ()
+
+    def _learned_acronym(self, node: tl.Concept) -> tuple[str, ...]:
+        """The acronym the papers define for the whole concept ("knowledge distillation
+        (KD)"), which they then write alone."""
+        found = self.glossary.acronyms.get(_flat_tuple(node.units))
+        return (found,) if found and found not in node.acronyms else ()
+
+    def _unit_positions(
+        self, node: tl.Concept, unit: tuple[str, ...], joined: str, name: str
+    ) -> Positions:
+        positions = self._positions(unit, joined, name)
+        long = self._long_form(node, unit)
+        if not long:
+            return positions
+        merged = {doc: list(p) for doc, p in positions.items()}
+        for doc, starts in self._positions(long, "", name).items():
+            merged[doc] = sorted({*merged.get(doc, ()), *starts})
+        return merged
+
+    # Meaning --------------------------------------------------------------------
+
+    def _meant(self, node: tl.Concept) -> Hits:
+        """A plain-word concept by words and by meaning (see the constants above)."""
+        found = self._meant_cache.get(node)
+        if found is None:
+            closeness = self.space.closeness(self.glossary.expand(node.text.split()))
+            words = self._scored(self._concept(node))
+            partial = self._coverage(node)
+            # No paper holds the words together: those holding them all, apart, are the
+            # best guess at what the topic means today.
+            seeds = words or {d: float(closeness[d]) for d, s in partial.items() if s >= 0.999}
+            found, added = self._blend(words, closeness, partial, seeds)
+            self._remember(node, found)
+            self._by_meaning[node] = added
+        return found
+
+    def _blend(
+        self,
+        words: Hits,
+        closeness: np.ndarray,
+        partial: dict[int, float],
+        seeds: dict[int, float],
+        gate: float = GATE,
+    ) -> tuple[Hits, frozenset[int]]:
+        """``words`` (the papers the words found) cut by closeness in meaning, with the
+        papers ``partial`` (share of the words per paper) or meaning alone add; closeness
+        is measured to the centre of the best ``seeds`` when there are some."""
+        seeds = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
+        if seeds and CENTRE_SHARE:
+            closeness = CENTRE_SHARE * self.space.likeness(seeds) + (1 - CENTRE_SHARE) * closeness
+        hits: Hits = {}
+        for doc, relevance in words.items():
+            near = float(closeness[doc])
+            if near >= gate:
+                hits[doc] = relevance + MEANING_WEIGHT * max(near, 0.0)
+        added = set()
+        for doc, share in partial.items():
+            near = float(closeness[doc])
+            if (
+                doc not in hits
+                and share >= PARTIAL
+                and near >= ALONE_Z + share * (FULL_Z - ALONE_Z)
+            ):
+                hits[doc] = MEANING_WEIGHT * near
+                added.add(doc)
+        for doc in np.flatnonzero(closeness >= ALONE_Z).tolist():
+            if doc not in hits:
+                hits[doc] = MEANING_WEIGHT * float(closeness[doc])
+                added.add(doc)
+        return hits, frozenset(added)
+
+    def _coverage(self, node: tl.Concept) -> dict[int, float]:
+        """Per paper, the share of the concept's words it holds anywhere (idf-weighted):
+        "privacy attacks on federated training" need not hold all four words together."""
+        if len(node.units) < 2:
+            return {}
+        shares: dict[int, float] = defaultdict(float)
+        total = 0.0
+        for unit, joined in zip(node.units, node.joined, strict=True):
+            docs: set[int] = set()
+            for name in FIELDS:
+                docs.update(self._unit_positions(node, unit, joined, name))
+            weight = math.log(1 + (self.size - len(docs) + 0.5) / (len(docs) + 0.5))
+            total += weight
+            for doc in docs:
+                shares[doc] += weight
+        return {doc: share / total for doc, share in shares.items()} if total else {}
+
+    def _remember(self, key, hits: Hits) -> None:
+        # Bounded like the ranked results (docs/scaling.md); the small sets of papers
+        # found by meaning stay, as a ranked result still cached may need them to explain.
+        if len(self._meant_cache) >= 20_000:
+            self._meant_cache.clear()
+        self._meant_cache[key] = hits
 
     def _add_titled(self, node: tl.Concept, counts: dict[str, Counts]) -> None:
         """Also match papers whose title holds the concept's last word (the head of an
@@ -255,6 +463,9 @@ class PaperIndex:
             if not word.startswith(node.prefix):
                 break
             stems.add(self.stem_of[word])
+        if len(stems) > PREFIX_WORDS:
+            # "con*" stands for hundreds of words; its most common ones bound the work.
+            stems = set(heapq.nlargest(PREFIX_WORDS, sorted(stems), key=self.df.__getitem__))
         counts = {}
         for name in _fields(node.field):
             found: Counts = {}
@@ -349,6 +560,38 @@ class PaperIndex:
 
     # Explanation --------------------------------------------------------------
 
+    def explain(
+        self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, about: str = ""
+    ) -> Why:
+        """Why paper ``doc`` matched the topic: its words, or, for a paper found by
+        meaning, also the sentence of its abstract closest to the topic."""
+        terms = self.terms(node, doc, like)
+        if not self._by_meaning_only(node, doc, about):
+            return Why("words", terms)
+        text = about or self._meaning_text(node)
+        return Why("meaning", terms, self.space.closest_sentence(text, self.docs[doc].abstract))
+
+    def prepare(self, topics: Sequence[tuple[tl.Node, str]]) -> None:
+        """Embed the meaning of many (topic, about) pairs in one call, before evaluating."""
+        if self.space is None:
+            return
+        texts = []
+        for node, about in topics:
+            if about:
+                texts.append(about)
+            texts += [self.glossary.expand(c.text.split()) for c in _concepts(node) if c.text]
+        self.space.prepare(texts)
+
+    def _by_meaning_only(self, node: tl.Node, doc: int, about: str) -> bool:
+        if self.space is None:
+            return False
+        if about:
+            return doc in self._by_meaning.get(("about", node, about), ())
+        return any(doc in self._by_meaning.get(c, ()) for c in _concepts(node))
+
+    def _meaning_text(self, node: tl.Node) -> str:
+        return ", ".join(self.glossary.expand(c.text.split()) for c in _concepts(node) if c.text)
+
     def terms(
         self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, limit: int = 6
     ) -> tuple[str, ...]:
@@ -356,15 +599,25 @@ class PaperIndex:
         in the topic's order: what the email highlights and its "why" quotes.
 
         Never a stop word: a phrase ("mixture of experts") matches them in place, but a
-        highlighted "of" all over the abstract would say nothing."""
-        words = (w for w in self._terms(node, doc, like or {}) if w not in STOP_WORDS)
+        highlighted "of" all over the abstract would say nothing. Nor a filler word of
+        the field ("model", "learning"), for the same reason."""
+        words = (w for w in self._terms(node, doc, like or {}) if not self.is_filler(w))
         return tuple(dict.fromkeys(words))[:limit]
+
+    def is_filler(self, surface: str) -> bool:
+        stem = self.stem_of.get(surface, surface)
+        if surface in STOP_WORDS or stem in FILLER:
+            return True
+        return self.size >= MEANING_MIN_PAPERS and self.df.get(stem, 0) >= FILLER_SHARE * self.size
 
     def _terms(self, node: tl.Node, doc: int, like: dict[str, Doc]) -> list[str]:
         surfaces = self.surfaces[doc]
         if isinstance(node, tl.Concept | tl.Phrase):
-            stems = _flat(node.units) if isinstance(node, tl.Concept) else list(node.stems)
-            stems += getattr(node, "acronyms", ())
+            if isinstance(node, tl.Concept):
+                stems = _flat(node.units) + list(node.acronyms)
+                stems += [s for unit in node.units for s in self._long_form(node, unit)]
+            else:
+                stems = list(node.stems)
             return [form for stem in stems for form in surfaces.get(stem, ())[:2]]
         if isinstance(node, tl.Prefix):
             return [f for forms in surfaces.values() for f in forms if f.startswith(node.prefix)]
@@ -393,6 +646,18 @@ def _fields(field: str | None) -> tuple[str, ...]:
 
 def _flat(units: tuple[tuple[str, ...], ...]) -> list[str]:
     return [stem for unit in units for stem in unit]
+
+
+def _concepts(node: tl.Node) -> list[tl.Concept]:
+    """The plain-word concepts of a topic that meaning applies to (not the excluded)."""
+    if isinstance(node, tl.Concept):
+        return [node]
+    children = node.include if isinstance(node, tl.And) else getattr(node, "options", ())
+    return [c for child in children for c in _concepts(child)]
+
+
+def _flat_tuple(units: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(_flat(units))
 
 
 def _positions_of(runs: list[Positions], doc: int) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from digest.search.text import STOP_WORDS, clean, fold, initialism, stem
+from digest.search.text import STOP_WORDS, clean, fold, initialism, is_acronym, stem
 
 # One line for a form's help text; templates/digest/topic_syntax_help.html is the table.
 CHEAT_SHEET = (
@@ -74,12 +74,16 @@ class Concept:
     """Words that must all appear near each other in one field, in any order.
 
     ``units`` are tuples of stems that must be adjacent (a hyphenated or a single
-    word); ``joined`` is the stem of each unit written as one word ("pretrain")."""
+    word); ``joined`` is the stem of each unit written as one word ("pretrain");
+    ``shorts`` the units typed as acronyms ("LLMs": "llm"), which the papers' own
+    definitions expand; ``text`` the words as typed, for matching by meaning."""
 
     units: tuple[tuple[str, ...], ...]
     joined: tuple[str, ...]
     field: str | None = None
     acronyms: tuple[str, ...] = ()
+    shorts: tuple[str, ...] = ()
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -359,11 +363,13 @@ class _Parser:
 
     def concept(self, tokens: list[_Token], field_name: str | None) -> Concept | None:
         field_name = self.current_field(field_name)
-        units, joined, all_words = [], [], []
+        units, joined, all_words, shorts, typed = [], [], [], [], []
         for token in tokens:
             value = token.value[1:-1] if token.kind == "phrase" else token.value
             parts = _surface_words(value)
             all_words += parts
+            if token.kind != "phrase":  # a quoted word keeps its exact meaning
+                typed.append(value)
             quoted_or_compound = token.kind == "phrase" or len(parts) > 1
             kept = parts if quoted_or_compound else [p for p in parts if p not in STOP_WORDS]
             if not kept:
@@ -371,9 +377,18 @@ class _Parser:
             self.count(token, len(kept))
             units.append(tuple(stem(p) for p in kept))
             joined.append(stem("".join(kept)) if len(kept) > 1 else "")
+            if len(kept) == 1 and is_acronym(value):
+                shorts.append(units[-1][0])
         if not units:
             return None
-        return Concept(tuple(units), tuple(joined), field_name, _acronyms(all_words))
+        return Concept(
+            tuple(units),
+            tuple(joined),
+            field_name,
+            _acronyms(all_words),
+            tuple(shorts),
+            " ".join(typed),
+        )
 
 
 def _acronyms(words: list[str]) -> tuple[str, ...]:

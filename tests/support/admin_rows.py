@@ -82,7 +82,7 @@ def digest(status: str = Digest.Status.SENT, **fields) -> Digest:
         sent_at=timezone.now() if status == Digest.Status.SENT else None,
         **fields,
     )
-    DigestItem.objects.create(digest=made, paper=paper(), rank=1, score=0.9, why="distillation")
+    DigestItem.objects.create(digest=made, paper=paper(), rank=1, score=0.9, topic="distillation")
     return made
 
 

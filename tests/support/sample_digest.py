@@ -31,10 +31,11 @@ def subscriber(email: str = "ada@example.org", **fields) -> Subscriber:
     return person
 
 
-def match(paper: Paper, topic: str = "Embodied agents", terms: tuple[str, ...] = ()) -> Match:
-    """A Match as digest.matching makes them (same ``why`` shape)."""
-    why = f"{topic}: " + ", ".join(f'"{term}"' for term in terms) if terms else topic
-    return Match(paper=paper, score=1.0, topic=topic, terms=terms, why=why)
+def match(
+    paper: Paper, topic: str = "Embodied agents", terms: tuple[str, ...] = (), **why
+) -> Match:
+    """A Match as digest.matching makes them (``why``: kind and sentence)."""
+    return Match(paper=paper, score=1.0, topic=topic, terms=terms, **why)
 
 
 def sent_digest(person: Subscriber, matches: list[Match]) -> Digest:
@@ -43,7 +44,16 @@ def sent_digest(person: Subscriber, matches: list[Match]) -> Digest:
         subscriber=person, edition=dt.date(2026, 8, 20), status=Digest.Status.SENT
     )
     DigestItem.objects.bulk_create(
-        DigestItem(digest=digest, paper=m.paper, rank=rank, score=m.score, why=m.why)
+        DigestItem(
+            digest=digest,
+            paper=m.paper,
+            rank=rank,
+            score=m.score,
+            topic=m.topic,
+            terms=list(m.terms),
+            kind=m.kind,
+            sentence=m.sentence,
+        )
         for rank, m in enumerate(matches, start=1)
     )
     return digest

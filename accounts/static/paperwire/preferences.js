@@ -50,9 +50,16 @@
     out.appendChild(document.createTextNode(data.count ? text + ", for example:" : text + "."));
     if (data.examples && data.examples.length) {
       var list = document.createElement("ul");
-      data.examples.forEach(function (title) {
+      data.examples.forEach(function (title, number) {
         var item = document.createElement("li");
         item.textContent = title;  // text, never HTML: titles come from feeds
+        var why = data.why && data.why[number];
+        if (why) {
+          var reason = document.createElement("small");
+          reason.className = "preview-why";
+          reason.textContent = " (" + why + ")";
+          item.appendChild(reason);
+        }
         list.appendChild(item);
       });
       out.appendChild(list);

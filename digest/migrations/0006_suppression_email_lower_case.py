@@ -32,7 +32,7 @@ def lower_suppressed_addresses(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_max_papers_capped_at_25"),
-        ("digest", "0004_digest_subscriber_sent_index"),
+        ("digest", "0005_digest_sending_marker_and_unknown"),
     ]
 
     operations = [

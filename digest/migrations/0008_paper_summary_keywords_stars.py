@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digest', '0004_digest_subscriber_sent_index'),
+        ("digest", "0007_paper_text_stored_clean"),
     ]
 
     operations = [

@@ -36,6 +36,6 @@ def clean_papers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("digest", "0004_digest_subscriber_sent_index")]
+    dependencies = [("digest", "0006_suppression_email_lower_case")]
 
     operations = [migrations.RunPython(clean_papers, migrations.RunPython.noop)]
