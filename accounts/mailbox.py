@@ -19,6 +19,8 @@ _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 def validate_plain_address(address: str) -> None:
     """Refuse quoted local parts, backslashes, spaces and control, format or bidi
     characters; Django's EmailValidator checks the rest."""
+    if "@" not in address:
+        return  # not an address at all: EmailValidator's one message says so
     local = address.rpartition("@")[0]
     if '"' in local or "\\" in address:
         raise ValidationError("Enter a plain email address, without quotes.", code="quoted")

@@ -103,9 +103,10 @@ def test_opening_the_link_again_after_unsubscribing_says_so_and_offers_to_resubs
     page = client.get(path(subscriber)).content.decode()
     assert "You unsubscribed earlier" in page
     assert 'value="resubscribe"' in page
-    client.post(path(subscriber), {"action": "resubscribe"})
+    page = client.post(path(subscriber), {"action": "resubscribe"}).content.decode()
+    assert "open the sign-in link we are sending" in page
     subscriber.refresh_from_db()
-    assert subscriber.status == "active"
+    assert subscriber.status == "unsubscribed"  # until the mailbox's owner confirms
 
 
 def test_an_erased_subscribers_link_answers_you_are_unsubscribed_on_get_and_one_click_post():
