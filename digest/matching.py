@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from digest.models import DigestItem, Feedback, Paper, PaperQuerySet, Topic
+from digest.models import Digest, DigestItem, Feedback, Paper, PaperQuerySet, Topic
 from digest.search import embedding, ranking
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
@@ -505,7 +505,9 @@ def _topics_by_subscriber(ids: list[int]) -> dict[int, list[tuple[str, str, str]
 
 
 def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[int, set[int]]:
-    """Per subscriber, the papers (as index numbers) already in one of their sent digests.
+    """Per subscriber, the papers (as index numbers) already in one of their sent digests,
+    or in one held as "unknown": it may have reached them, and a paper twice is worse than
+    a paper missed (the operator's resend sends that digest's own papers, not new ones).
 
     A digest sent before a paper was first seen cannot hold it, so for papers first seen in
     the last RECENT_DAYS only the digests sent since the earliest of them are read (through
@@ -520,7 +522,9 @@ def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[i
     if recent:
         wanted |= Q(digest__sent_at__gte=min(recent) - datetime.timedelta(hours=1))
     rows = DigestItem.objects.filter(
-        wanted, digest__subscriber_id__in=ids, digest__status="sent"
+        wanted,
+        digest__subscriber_id__in=ids,
+        digest__status__in=[Digest.Status.SENT, Digest.Status.UNKNOWN],
     ).values_list("digest__subscriber_id", "paper_id")
     out: dict[int, set[int]] = {}
     for subscriber_id, paper_id in rows:

@@ -106,6 +106,12 @@ class TestSelectForSubscribers:
         DigestItem.objects.create(digest=failed, paper=papers[1])
         assert [m.paper.key for m in select_for_subscribers([alice], papers)[alice.pk]] == ["p2"]
 
+    def test_it_skips_papers_of_a_digest_that_may_have_been_sent(self, papers):
+        alice = subscriber("alice@example.com", own="knowledge distillation")
+        maybe = Digest.objects.create(subscriber=alice, edition=DAY, status=Digest.Status.UNKNOWN)
+        DigestItem.objects.create(digest=maybe, paper=papers[0])
+        assert [m.paper.key for m in select_for_subscribers([alice], papers)[alice.pk]] == ["p2"]
+
     def test_it_applies_the_cap_and_the_minimum_score(self, papers):
         capped = subscriber("capped@example.com", own="distill*\nunlearning", max_papers=2)
         strict = subscriber("strict@example.com", own="distill*\nunlearning", min_score=0.99)
