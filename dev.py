@@ -43,7 +43,7 @@ def ensure_venv(extra: str) -> None:
         return
     say("installing Paperwire and its dependencies (first run takes a minute)")
     quiet = ["--quiet", "--disable-pip-version-check"]
-    pip = [PYTHON, "-m", "pip", "install", *quiet]
+    pip: list[str | Path] = [PYTHON, "-m", "pip", "install", *quiet]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "-r", lock], cwd=ROOT, check=True)
     subprocess.run([*pip, "--no-deps", "-e", "."], cwd=ROOT, check=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -116,8 +117,9 @@ class SubscriberForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         current = self.instance.status  # a new subscriber starts pending
         labels = dict(Subscriber.Status.choices)
-        self.fields["status"].choices = [(s, labels[s]) for s in lifecycle.reachable(current)]
-        self.fields["status"].initial = self.fields["status_shown"].initial = current
+        status = cast(forms.ChoiceField, self.fields["status"])  # the model field's choices
+        status.choices = [(s, labels[s]) for s in lifecycle.reachable(current)]
+        status.initial = self.fields["status_shown"].initial = current
 
     def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"]
@@ -396,7 +398,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def _send_test(self, request: HttpRequest, subscriber: Subscriber) -> None:
         try:
-            send_test_digest(subscriber, request.user.email)
+            send_test_digest(subscriber, request.user.get_username())
         except NothingToSend:
             self.message_user(
                 request,
@@ -410,7 +412,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         else:
             self.message_user(
                 request,
-                f"Sent {subscriber.email}'s next digest to {request.user.email}.",
+                f"Sent {subscriber.email}'s next digest to {request.user.get_username()}.",
                 messages.SUCCESS,
             )
 
@@ -498,7 +500,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         response = HttpResponse(rendered.html if rendered else "")
         # The email as sent: its inline styles allowed, nothing else, and sandboxed so
         # nothing in it runs or navigates the admin.
-        response._csp_replace = {
+        response._csp_replace = {  # type: ignore[attr-defined]  # read by django-csp
             "default-src": ["'none'"],
             "style-src": ["'unsafe-inline'"],
             "img-src": ["https:", "data:"],

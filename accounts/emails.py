@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from anymail.message import AnymailMessage
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 
 from accounts import links
 from accounts.models import Subscriber
@@ -23,14 +23,14 @@ LOCAL_BACKEND = "digest.mail.backends.ConsoleAndFileBackend"
 def send(name: str, to: str, context: dict) -> None:
     context = {"site_name": settings.SITE_NAME, "manage_url": links.manage_url(), **context}
     rendered = render_email(f"accounts/email/{name}", context)
-    message = EmailMultiAlternatives(
+    message = AnymailMessage(
         subject=rendered.subject,
         body=rendered.text,
         to=[to],
         headers={"Auto-Submitted": "auto-generated"},
+        tags=[name],  # read by Anymail backends, ignored by others
     )
     message.attach_alternative(rendered.html, "text/html")
-    message.tags = [name]  # read by Anymail backends, ignored by others
     message.send()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.mailbox import validate_plain_address
 from accounts.models import MAX_PAPERS, Subscriber, topic_lines
@@ -101,15 +103,22 @@ class PreferencesForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             # Keep topics an operator gave this subscriber even when not public.
-            self.fields["topics"].queryset = Topic.objects.filter(
+            topics = cast("forms.ModelMultipleChoiceField[Topic]", self.fields["topics"])
+            topics.queryset = Topic.objects.filter(
                 Q(public=True) | Q(subscribers=self.instance)
             ).distinct()
+
+    def _offered_topics(self) -> QuerySet[Topic]:
+        # The model's many-to-many field: self.fields is typed as holding plain Fields.
+        field = self.fields["topics"]
+        assert isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None
+        return field.queryset
 
     def topic_choices(self) -> list[tuple[Topic, bool]]:
         """Each offered topic and whether it is ticked, from one query (the page
         renders these itself: Django's per-option widget rendering is slow)."""
         ticked = {str(value) for value in self["topics"].value() or []}
-        return [(topic, str(topic.pk) in ticked) for topic in self.fields["topics"].queryset]
+        return [(topic, str(topic.pk) in ticked) for topic in self._offered_topics()]
 
     def error_links(self) -> list[tuple[str, str]]:
         """Each error as (id of the input to go to, message), in the page's order, for
@@ -119,11 +128,13 @@ class PreferencesForm(forms.ModelForm):
             anchor = {"topics": "id_topics_0", "frequency": "id_frequency_0"}.get(
                 name, self[name].auto_id
             )
-            if name == "topics" and not self.fields["topics"].queryset.exists():
+            if name == "topics" and not self._offered_topics().exists():
                 anchor = self["own_topics"].auto_id
             links += [(anchor, f"{field.label}: {error}") for error in self.errors.get(name, [])]
         # "Pick at least one topic": the topics are where to fix it.
-        return [(self["own_topics"].auto_id, error) for error in self.non_field_errors()] + links
+        return [
+            (self["own_topics"].auto_id, str(error)) for error in self.non_field_errors()
+        ] + links
 
     def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"].strip()
@@ -133,8 +144,9 @@ class PreferencesForm(forms.ModelForm):
             )
         return name
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if not data.get("topics") and not data.get("own_topics") and not self.errors:
             raise forms.ValidationError("Pick at least one topic, or type one.")
         return data

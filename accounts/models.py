@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
@@ -13,7 +14,7 @@ from accounts import schedule
 from digest.models import EmailEvent
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, email):
@@ -40,13 +41,14 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A staff login. Subscribers are not users: they never get a password."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # Django's way to drop an inherited field
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # Keyed by email: the stubs expect contrib.auth's username-keyed UserManager here.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]

@@ -42,7 +42,9 @@ def topic_preview(typed: str, topic_ids: list[str]) -> dict:
     Returns ``{"day", "count", "examples": [titles], "why": [why of each example],
     "errors": [{"line", "error"}]}``; a line left out for time is among the errors.
     """
-    topics, errors, numbers = [], [], {}
+    topics: list[tuple[str, str, str]] = []
+    errors: list[dict] = []
+    numbers: dict[str, int] = {}
     for number, line in enumerate(topic_lines(typed)[:MAX_OWN_TOPICS], start=1):
         problem = check_topic_line(line)
         if problem:

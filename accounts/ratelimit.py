@@ -44,7 +44,8 @@ def allow(scope: str, key: str, *, limit: int, window: int) -> bool:
     name = _name(cache, scope, key)
     now = time.time()
     if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(name, write=True)
+        # _cache and _dir below: private attributes of Django's caches, not in the stubs.
+        client = cache._cache.get_client(name, write=True)  # type: ignore[attr-defined]
         script = client.register_script(_REDIS_ALLOW)
         return bool(script(keys=[name], args=[now, window, limit, uuid.uuid4().hex]))
     with _locked(cache):
@@ -62,7 +63,7 @@ def give_back(scope: str, key: str, *, window: int) -> None:
     cache = caches["default"]
     name = _name(cache, scope, key)
     if isinstance(cache, RedisCache):
-        cache._cache.get_client(name, write=True).zpopmax(name)
+        cache._cache.get_client(name, write=True).zpopmax(name)  # type: ignore[attr-defined]
         return
     with _locked(cache):
         hits = cache.get(name, [])
@@ -84,7 +85,7 @@ def _locked(cache: BaseCache):
         if not isinstance(cache, FileBasedCache):
             yield
             return
-        path = Path(cache._dir) / "ratelimit.lock"
+        path = Path(cache._dir) / "ratelimit.lock"  # type: ignore[attr-defined]
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

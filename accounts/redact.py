@@ -38,7 +38,8 @@ class GunicornLogger(GunicornBaseLogger):
     """gunicorn's logger with tokens removed from the access log
     (``--logger-class accounts.redact.GunicornLogger``)."""
 
-    def atoms(self, resp, req, environ, request_time) -> dict:
+    # The same keys as gunicorn's; its stubs type them as a TypedDict.
+    def atoms(self, resp, req, environ, request_time) -> dict:  # type: ignore[override]
         atoms = super().atoms(resp, req, environ, request_time)
         return {
             key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 
 from accounts.models import Subscriber
@@ -28,7 +29,7 @@ def delete_unconfirmed() -> int:
 # trip all happen here, so a request's duration tells nothing about the address.
 
 
-@shared_task
+@shared_task(base=DjangoTask)  # named for delay_on_commit's types: the app default anyway
 def email_signup(data: dict[str, list[str]], ip: str | None, user_agent: str) -> None:
     """Record a signup form's ``data`` (as posted) and send the confirmation if allowed."""
     from django.utils.datastructures import MultiValueDict
@@ -41,7 +42,7 @@ def email_signup(data: dict[str, list[str]], ip: str | None, user_agent: str) ->
         signup.request_signup(form, signup.Visitor(ip=ip, user_agent=user_agent))
 
 
-@shared_task
+@shared_task(base=DjangoTask)  # named for delay_on_commit's types: the app default anyway
 def email_sign_in(email: str) -> None:
     """Send a sign-in link (or the confirmation again) to ``email`` if allowed."""
     from accounts import signup
@@ -49,7 +50,7 @@ def email_sign_in(email: str) -> None:
     signup.request_sign_in(email)
 
 
-@shared_task
+@shared_task(base=DjangoTask)  # named for delay_on_commit's types: the app default anyway
 def email_new_confirmation(payload: dict) -> None:
     """An expired confirmation link's ``payload``: send a fresh link if allowed."""
     from accounts import signup

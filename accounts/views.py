@@ -268,7 +268,9 @@ def _signed_in(view=None, *, proven: bool = False):
     def decorate(view):
         @wraps(view)
         def wrapped(request: HttpRequest) -> HttpResponse:
-            subscriber = Subscriber.objects.filter(pk=request.session.get(SESSION_KEY)).first()
+            # pk=None matches no row; the stubs accept only str or int.
+            pk = request.session.get(SESSION_KEY)
+            subscriber = Subscriber.objects.filter(pk=pk).first()  # type: ignore[misc]
             if subscriber is None:
                 return redirect("manage_request")
             if proven and request.session.get(SESSION_SCOPE) != "sign-in":

@@ -165,7 +165,7 @@ def wait_for_sender(fleet, port: int, give_up: float) -> tuple[str, int]:
     while time.monotonic() < give_up:
         waiting = set(pipeline.standin_stats(port)["in_flight_ports"])
         counts = {role: len(_ports(fleet.procs[role].pid, port) & waiting) for role in WORKERS}
-        role = max(counts, key=counts.get)
+        role = max(counts, key=lambda r: counts[r])
         if counts[role] >= 4:
             return role, counts[role]
         time.sleep(0.005)

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 from xml.sax.saxutils import escape
 
 from django.db import connection, models
@@ -298,7 +299,8 @@ def personal_topics(papers: Sequence[GenPaper], count: int, *, seed: int = 2) ->
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
     """Insert plain tuples: one ``COPY`` on PostgreSQL, ``bulk_create`` elsewhere."""
     if connection.vendor == "postgresql":
-        columns = ", ".join(model._meta.get_field(f).column for f in fields)
+        # Each is a concrete field, with a column.
+        columns = ", ".join(cast(models.Field, model._meta.get_field(f)).column for f in fields)
         with connection.cursor() as cursor:
             sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
             with cursor.cursor.copy(sql) as copy:
@@ -310,9 +312,9 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
     for obj in objects:
         batch.append(obj)
         if len(batch) == 2000:
-            model.objects.bulk_create(batch)
+            model._default_manager.bulk_create(batch)
             batch = []
-    model.objects.bulk_create(batch)
+    model._default_manager.bulk_create(batch)
 
 
 def create_topics() -> list[int]:

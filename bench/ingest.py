@@ -45,7 +45,9 @@ def build_listing(count: int) -> bytes:
     out = [head]
     for n in range(count):
         item = items[n % len(items)]
-        old = re.search(rb"oai:arXiv.org:(\d{4}\.\d{5})v\d", item).group(1)
+        found = re.search(rb"oai:arXiv.org:(\d{4}\.\d{5})v\d", item)
+        assert found
+        old = found.group(1)
         out.append(item.replace(old, f"2604.{60000 + n:05d}".encode()))
     out.append(b"</channel>\n</rss>\n")
     return b"".join(out)
@@ -168,6 +170,8 @@ def main() -> None:
             embedded = fill_embeddings(unsaved)
             embedding = time.perf_counter() - t5
             assert embedded == args.items
+            model = encoder()
+            assert model is not None
 
         empty()
         source = Source.objects.create(name="bench: arXiv listing", kind=Source.Kind.ARXIV_LISTING)
@@ -188,7 +192,7 @@ def main() -> None:
         print(
             f"  embedding stage, {embedded} papers  : {embedding:6.2f} s   "
             f"(goal <= {EMBED_GOAL_SECONDS:.0f} s: "
-            f"{'met' if embedding <= EMBED_GOAL_SECONDS else 'MISSED'}; model {encoder().name})"
+            f"{'met' if embedding <= EMBED_GOAL_SECONDS else 'MISSED'}; model {model.name})"
         )
         print(
             f"    store (bulk) with embeddings {t3 - t2:.2f} s; by words only, "

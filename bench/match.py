@@ -24,6 +24,7 @@ import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench.data import CATALOGUE, make_papers, personal_topics
 from digest.search import embedding, ranking
@@ -107,7 +108,9 @@ def engine(
             for _, doc, number in picks:  # the why of each pick, once per topic and paper
                 query = by_number[number]
                 if (query, doc) not in whys:
-                    whys[query, doc] = index.explain(nodes[query], doc, about=ABOUT.get(query, ""))
+                    node = nodes[query]
+                    assert node is not None  # a picked paper's topic parsed
+                    whys[query, doc] = index.explain(node, doc, about=ABOUT.get(query, ""))
             picked += len(picks)
     return picked, topics, readers
 
@@ -140,7 +143,7 @@ def say(line: str) -> None:
 
 
 # What the forked processes read; set before forking, shared copy-on-write.
-_shared: dict[str, object] = {}
+_shared: dict[str, Any] = {}
 
 
 def _run_share(part: int) -> tuple[int, float, float]:
@@ -185,6 +188,7 @@ def main() -> None:
     ]
     history = [Doc(p.title, p.abstract) for p in make_papers(200, seed=9)]
     model = embedding.load()
+    assert model is not None, "the embedding model did not load"
     with Timing() as made:  # done at ingest and stored: not part of matching
         vectors = list(model.encode([paper_text(d.title, d.abstract) for d in docs]))
     say(f"papers: {len(docs):,}; embedded in {made.wall:.2f} s (at ingest, stored)")
@@ -210,10 +214,14 @@ def main() -> None:
                 picked, took, topics, cut = run(index, crowd, history, processes)
                 per_reader[count, processes, mode] = took / count
                 goal = goals.get(count)
-                met = f" (goal <= {goal:.0f} s: {'met' if took <= goal else 'MISSED'})"
+                met = (
+                    f" (goal <= {goal:.0f} s: {'met' if took <= goal else 'MISSED'})"
+                    if goal
+                    else ""
+                )
                 say(
                     f"{mode}: {count:>7,} subscribers x {TOPICS_EACH} topics, "
-                    f"{processes} process(es): {took:.2f} s{met if goal else ''}; "
+                    f"{processes} process(es): {took:.2f} s{met}; "
                     f"CPU {topics:.2f} s in {distinct:,} distinct topics + {cut:.2f} s "
                     f"merging, cutting and explaining; {picked:,} papers picked"
                 )

@@ -13,15 +13,19 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from digest.models import Paper
+
 
 @dataclass(frozen=True)
 class NaiveMatch:
-    paper: object
+    paper: Paper
     score: float
     topic: str
     terms: tuple[str, ...]

@@ -59,6 +59,7 @@ class Fleet:
             {**os.environ},
             stdout=subprocess.PIPE,
         )
+        assert proc.stdout is not None
         line = proc.stdout.readline().decode()
         if not line.startswith("listening on "):
             self.stop("standin")

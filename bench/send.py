@@ -31,7 +31,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,7 +255,10 @@ def stage_handoff(person, matches, runs: int) -> dict[str, str]:
     return out
 
 
-STAGES = {"render": stage_render, "handoff": stage_handoff}
+STAGES: dict[str, Callable[..., Mapping[str, object]]] = {
+    "render": stage_render,
+    "handoff": stage_handoff,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

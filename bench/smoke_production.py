@@ -122,7 +122,9 @@ def sign_up_and_confirm(site: str, topic_id: int, mailbox: Mailbox, say) -> None
     web = requests.Session()
     form = web.get(f"{site}/subscribe/", timeout=30)
     form.raise_for_status()
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert csrf_field
+    csrf = csrf_field.group(1)
     answer = web.post(
         f"{site}/subscribe/",
         data={
@@ -144,9 +146,12 @@ def sign_up_and_confirm(site: str, topic_id: int, mailbox: Mailbox, say) -> None
         raise Failed(f"the signup form was not accepted: {answer.status_code} {answer.url}")
     say("  signed up through the form")
     (confirmation,) = wait("the confirmation email", lambda: mailbox.to(READER), 30)
-    link = re.search(rf"{re.escape(site)}/confirm/[^\s]+/", text_part(confirmation)).group(0)
-    page = web.get(link, timeout=30)  # the token moves into the session, then a redirect
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    link = re.search(rf"{re.escape(site)}/confirm/[^\s]+/", text_part(confirmation))
+    assert link
+    page = web.get(link.group(0), timeout=30)  # the token moves into the session, then a redirect
+    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert csrf_field
+    csrf = csrf_field.group(1)
     done = web.post(
         page.url, data={"csrfmiddlewaretoken": csrf}, headers={"Referer": page.url}, timeout=30
     )

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from digest.models import Digest, DigestItem, Feedback, Paper, Topic
+from digest.models import Digest, DigestItem, Feedback, Paper, PaperQuerySet, Topic
 from digest.search import embedding, ranking
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
@@ -87,13 +87,18 @@ def fill_embeddings(papers: Sequence[Paper], previous: Mapping[str, Paper] | Non
     for paper in papers:
         old = (previous or {}).get(paper.key)
         same_text = old is not None and (old.title, old.abstract) == (paper.title, paper.abstract)
-        if same_text and old.embedding and old.embedding_model == (model.name if model else ""):
+        if (
+            old is not None
+            and same_text
+            and old.embedding
+            and old.embedding_model == (model.name if model else "")
+        ):
             paper.embedding, paper.embedding_model = old.embedding, old.embedding_model
         elif model is not None:
             todo.append(paper)
         elif not same_text:
             paper.embedding, paper.embedding_model = None, ""
-    if todo:
+    if todo and model is not None:  # todo holds papers only when there is a model
         vectors = model.encode([embedding.paper_text(p.title, p.abstract) for p in todo])
         for paper, vector in zip(todo, vectors, strict=True):
             paper.embedding = embedding.to_bytes(vector)
@@ -167,7 +172,7 @@ class DayIndex:
         self.by_key = {_key(p): p for p in papers}
         # Each topic's result, least recently used first. Bounded: memory would otherwise
         # grow all day with the number of distinct personal topics (docs/scaling.md).
-        self.results: OrderedDict[str, ranking.Ranked] = OrderedDict()
+        self.results: OrderedDict[tuple[str, str], ranking.Ranked] = OrderedDict()
         self.numbers = itertools.count()
         self.whys: dict[tuple[str, str, int], Why] = {}
         self.lock = threading.Lock()
@@ -289,7 +294,7 @@ def day_index(papers: Sequence[Paper]) -> DayIndex:
 
 def match_topic(
     text: str,
-    papers: QuerySet[Paper] | None = None,
+    papers: PaperQuerySet | Sequence[Paper] | None = None,
     *,
     day: datetime.date | None = None,
     about: str = "",
@@ -298,17 +303,19 @@ def match_topic(
     ``about`` is a catalogue topic's name and description (see ``Topic.about``)."""
     node = tl.parse(text)
     if papers is None:
-        papers = Paper.objects.all()
-    elif not isinstance(papers, QuerySet):  # a list of papers is fine too
-        papers = Paper.objects.filter(pk__in=[p.pk for p in papers])
+        chosen = Paper.objects.all()
+    elif isinstance(papers, QuerySet):
+        chosen = papers
+    else:  # a list of papers is fine too
+        chosen = Paper.objects.filter(pk__in=[p.pk for p in papers])
     if day is not None:
-        papers = papers.listed_on(day)
-    papers = list(papers.order_by("pk"))
-    index = day_index(papers)
+        chosen = chosen.listed_on(day)
+    found = list(chosen.order_by("pk"))
+    index = day_index(found)
     index.load_like([node])
     ranked = index.ranked(text, node, about)
     return [
-        index.match(-neg, doc, text, node, text, papers, about) for neg, doc, _ in ranked.entries
+        index.match(-neg, doc, text, node, text, found, about) for neg, doc, _ in ranked.entries
     ]
 
 
@@ -405,10 +412,11 @@ def select_for_subscribers(
     index.prepare(
         list(
             {
-                (parsed[query], about)
+                (node, about)
                 for triples in wanted.values()
                 for query, _, about in triples
-                if parsed[query] is not None
+                for node in [parsed[query]]
+                if node is not None
             }
         )
     )
@@ -428,7 +436,9 @@ def select_for_subscribers(
             if day is None:
                 found = index.ranked(query, node, about)
             else:
-                found = ranking.within(ranked_in(query, node, about, None), windows[day])
+                inside = windows[day]
+                assert inside is not None  # a window of every paper is looked up as day None
+                found = ranking.within(ranked_in(query, node, about, None), inside)
             results[query, about, day] = found
         return found
 
@@ -436,6 +446,7 @@ def select_for_subscribers(
     for subscriber in subscribers:
         day = since.get(subscriber.pk) if since else None
         if day not in windows:
+            assert day is not None and listed is not None  # None is in windows; since needs listed
             windows[day] = _window(papers, listed, day)
         if windows[day] is None:
             day = None  # the window holds every paper

@@ -205,7 +205,9 @@ class Digest(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=200, blank=True, db_index=True)
     error = models.TextField(blank=True)
-    papers = models.ManyToManyField(Paper, through="DigestItem", related_name="digests")
+    papers: models.ManyToManyField[Paper, DigestItem] = models.ManyToManyField(
+        Paper, through="DigestItem", related_name="digests"
+    )
 
     class Meta:
         constraints = [

@@ -14,10 +14,10 @@ PAGE_CACHE_SECONDS = 60
 
 
 def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpResponse:
-    page = request.GET.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+    asked = request.GET.get("page", "1")
+    if not asked.isdigit() or not 1 <= int(asked) <= 10_000:
         raise Http404("No such page")
-    page = int(page)
+    page = int(asked)
     papers = list(daily.papers_of_day(day, page)) if day else []
     context = {
         "day": day,
@@ -25,7 +25,7 @@ def _papers_page(request: HttpRequest, day: datetime.date | None) -> HttpRespons
         "first": (page - 1) * daily.PAPERS_PER_PAGE,
         "papers": papers,
         "neighbours": daily.neighbours(day) if day else None,
-        "is_latest": request.resolver_match.url_name == "home",
+        "is_latest": bool(request.resolver_match and request.resolver_match.url_name == "home"),
     }
     found = papers or (not day and page == 1)
     return render(request, "digest/day.html", context, status=200 if found else 404)

@@ -222,6 +222,7 @@ def test_an_earlier_failed_edition_or_a_paused_or_suppressed_subscriber_is_not_r
 def test_a_digest_page_shows_its_papers_message_id_and_tracking_events(client, operator):
     event = admin_rows.email_event("delivered", description="250 OK")
     made = event.digest
+    assert made is not None
     page = client.get(f"/admin/digest/digest/{made.pk}/change/").content.decode()
     assert made.message_id in page
     assert made.items.get().paper.title in page

@@ -99,6 +99,7 @@ def test_every_task_has_time_limits_derived_from_the_lease_and_the_fetch_deadlin
     assert send.soft_time_limit == settings.DIGEST_CHUNK_SECONDS + lease
     assert send.time_limit == send.soft_time_limit + lease
     assert ingest.soft_time_limit == settings.FETCH_TIMEOUT + 300
+    assert ingest.time_limit and ingest.soft_time_limit
     assert ingest.time_limit > ingest.soft_time_limit
     assert (app.conf.task_soft_time_limit, app.conf.task_time_limit) == (300, 360)
 

@@ -167,7 +167,9 @@ def test_it_highlights_the_matched_terms_in_the_start_of_the_abstract(site, pape
     zetta = by_title(papers, "Zetta")
     terms = ("embodied", "agents", "loop", "age")
     rendered = render_digest(reader, [match(zetta, terms=terms)])
-    abstract = re.search(r'<p class="abstract"[^>]*>(.*?)</p>', rendered.html).group(1)
+    found = re.search(r'<p class="abstract"[^>]*>(.*?)</p>', rendered.html)
+    assert found
+    abstract = found.group(1)
     marked = re.findall(r"<mark[^>]*>([^<]*)</mark>", abstract)
     # Neighbouring terms make one highlight; a term is a whole word ("closed-loop" has
     # "loop", "agents" has no "age").
@@ -225,7 +227,9 @@ def test_it_inlines_the_css_and_keeps_dark_mode_and_phones_in_the_head(site, pap
     assert "@media screen and (max-width: 620px)" in head
     assert "<style" not in body
     # The head keeps only the @media rules; everything else sits on the elements.
-    style_block = re.search(r"<style>(.*?)</style>", head, re.S).group(1)
+    found = re.search(r"<style>(.*?)</style>", head, re.S)
+    assert found
+    style_block = found.group(1)
     assert not re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", style_block).strip()
     cards = [attrs for tag, attrs in Tags(html).tags if attrs.get("class") == "card-cell"]
     assert len(cards) == 10
@@ -250,12 +254,19 @@ def test_it_renders_the_same_email_as_inlining_each_rendered_email(site, papers,
     assert re.sub(r"\s+", " ", _text_of(fast)) == re.sub(r"\s+", " ", _text_of(naive))
 
 
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
 def _text_of(html: str) -> str:
-    parts: list[str] = []
-    parser = HTMLParser()
-    parser.handle_data = parts.append
+    parser = _Text()
     parser.feed(html)
-    return "".join(parts)
+    return "".join(parser.parts)
 
 
 def test_it_renders_without_a_query_once_topics_are_prefetched(
@@ -295,7 +306,7 @@ def test_anymail_receives_both_parts_tags_and_the_digest_id(site, papers, reader
     rendered = render_digest(reader, matches, digest=digest)
     build_message(reader, rendered, digest=digest).send()
     (sent,) = mail.outbox
-    params = sent.anymail_test_params
+    params = sent.anymail_test_params  # type: ignore[union-attr]  # set by Anymail's test backend
     assert params["to"][0].addr_spec == "ada@example.org"
     assert params["subject"] == rendered.subject
     assert params["tags"] == ["digest"]
@@ -310,4 +321,5 @@ def test_a_test_send_goes_to_the_given_address(site, papers, reader):
     site.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     rendered = render_digest(reader, [match(papers[0])])
     build_message(reader, rendered, to="operator@example.org").send()
-    assert mail.outbox[0].anymail_test_params["to"][0].addr_spec == "operator@example.org"
+    params = mail.outbox[0].anymail_test_params  # type: ignore[union-attr]  # as above
+    assert params["to"][0].addr_spec == "operator@example.org"

@@ -43,7 +43,9 @@ def test_ctrl_c_stops_web_worker_and_beat_without_an_error_line(tmp_path):
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(honcho.stdout), daemon=True)
+    stream = honcho.stdout
+    assert stream is not None
+    reader = threading.Thread(target=lambda: lines.extend(stream), daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 90

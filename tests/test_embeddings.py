@@ -32,6 +32,7 @@ def fresh_models():
 def test_ingest_stores_each_papers_embedding_with_the_models_name():
     ingest_file(SEED_DAY)
     model = matching.encoder()
+    assert model is not None
     papers = list(Paper.objects.all())
     assert len(papers) == 67
     assert {p.embedding_model for p in papers} == {model.name}
@@ -43,6 +44,7 @@ def test_ingest_stores_each_papers_embedding_with_the_models_name():
 def test_ingesting_again_keeps_embeddings_and_new_text_makes_a_new_one(monkeypatch):
     ingest_file(SEED_DAY)
     paper = Paper.objects.order_by("pk").first()
+    assert paper is not None
     Paper.objects.filter(pk=paper.pk).update(abstract="Something else entirely.")
     made = []
     real = matching.fill_embeddings
@@ -56,7 +58,8 @@ def test_ingesting_again_keeps_embeddings_and_new_text_makes_a_new_one(monkeypat
     assert made == [1]
     paper.refresh_from_db()
     assert paper.abstract != "Something else entirely."
-    assert paper.embedding_model == matching.encoder().name
+    model = matching.encoder()
+    assert model is not None and paper.embedding_model == model.name
 
 
 def test_the_command_embeds_papers_stored_without_one():

@@ -31,8 +31,10 @@ def url(token: str) -> str:
 
 def test_the_email_links_to_a_more_and_a_less_like_this_page(client, paper, reader):
     html = render_digest(reader, [match(paper)]).html
-    more = re.search(r'href="([^"]+)"[^>]*>More like this<', html).group(1)
-    less = re.search(r'href="([^"]+)"[^>]*>Less like this<', html).group(1)
+    more_link = re.search(r'href="([^"]+)"[^>]*>More like this<', html)
+    less_link = re.search(r'href="([^"]+)"[^>]*>Less like this<', html)
+    assert more_link and less_link
+    more, less = more_link.group(1), less_link.group(1)
     assert client.get(urlsplit(more).path).context["vote"].value == 1
     assert client.get(urlsplit(less).path).context["vote"].value == -1
 
@@ -66,6 +68,7 @@ def test_the_latest_vote_wins_and_each_paper_has_one(client, paper, reader):
 def test_the_thank_you_page_offers_the_opposite_vote(client, paper, reader):
     response = client.post(url(vote_token(reader, paper, 1)))
     opposite = re.search(r'href="(/feedback/[^"]+/)">Less like this<', response.content.decode())
+    assert opposite
     assert client.get(opposite.group(1)).context["vote"].value == -1
 
 

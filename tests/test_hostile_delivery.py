@@ -467,6 +467,7 @@ def test_beat_down_for_six_hours_sends_each_missed_digest_once_not_once_per_tick
     assert provider.recipients() == {p.email: 1 for p in people}
     for person in people:
         person.refresh_from_db()
+        assert person.next_send_at is not None
         assert person.next_send_at.date() == NOW.date() + dt.timedelta(days=1)
         assert list(person.digests.values_list("edition", flat=True)) == [NOW.date()]
 

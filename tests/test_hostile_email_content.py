@@ -147,7 +147,9 @@ def test_highlighting_cannot_inject_markup_or_break_escaping():
     paper = hostile_paper(abstract="If a < b & c > d then <b>bold</b> robot & amp lt")
     rendered = render(paper, terms=("amp", "lt", "b", "<b>", "robot"))
     # One sentence: the email's first line.
-    abstract = re.search(r'<p class="lead-line"[^>]*>(.*?)</p>', rendered.html).group(1)
+    found = re.search(r'<p class="lead-line"[^>]*>(.*?)</p>', rendered.html)
+    assert found
+    abstract = found.group(1)
     assert re.sub(r"<mark[^>]*>|</mark>", "", abstract) == (
         "If a &lt; b &amp; c &gt; d then bold robot &amp; amp lt"
     )

@@ -55,6 +55,7 @@ class Forwarder:
         with self._lock:
             listener, self._listener = self._listener, None
             pairs, self._pairs = self._pairs, set()
+        assert listener is not None  # started
         listener.close()
         for pair in pairs:
             _close(*pair)
@@ -154,7 +155,7 @@ def test_postgresql_restarted_mid_chunk_resumes_after_the_lease_with_each_digest
             "SEND_CONCURRENCY": "1",  # one message at a time: the restart lands mid-chunk
             "DATABASE_URL": through(database),
         }
-        with celery_worker(**env):
+        with celery_worker(1, purge=True, **env):
             chunk = send_digest_chunk.apply_async((ids, NOW.isoformat()), ignore_result=False)
             wait_for(lambda: len(provider.accepted) >= 3, timeout=30, interval=0.02)
             database.restart(DOWNTIME)  # the chunk's connection is gone

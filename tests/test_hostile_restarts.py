@@ -86,6 +86,7 @@ class PrivateRedis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
 
     def _answers(self) -> bool:
+        assert self.proc is not None  # started
         if self.proc.poll() is not None:
             log = (self.directory / "redis.log").read_text()[-2000:]
             raise AssertionError(f"redis-server exited:\n{log}")
@@ -113,10 +114,11 @@ def _drop_broker_connections() -> None:
     # Close and forget kombu's pools: they are registered per connection, and a closed pool
     # left registered would be handed out again for the same URL.
     kombu.pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
+    # Private attributes, so not in celery-types' stubs.
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+    app._backend_cache = None  # type: ignore[attr-defined]
+    app._local.__dict__.pop("backend", None)  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
@@ -168,7 +170,7 @@ def test_redis_killed_and_restarted_after_dispatch_loses_no_digest_and_sends_non
             "CELERY_RESULT_BACKEND": broker.url,
             "DIGEST_CHUNK_SIZE": "2",
         }
-        with celery_worker(purge=False, **env):
+        with celery_worker(1, purge=False, **env):
             assert provider.calls == []
             # The next beat tick (this process's broker pool predates the restart).
             assert dispatch_due((NOW + dt.timedelta(minutes=5)).isoformat()) == 6

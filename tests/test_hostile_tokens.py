@@ -152,8 +152,12 @@ def test_it_keeps_tokens_out_of_django_and_runserver_log_lines(client):
     [console] = [h for h in logging.getLogger().handlers if h.name == "console"]
     assert any(isinstance(f, RedactTokens) for f in console.filters)
     records = []
-    catcher = logging.Handler()
-    catcher.emit = lambda record: records.append(record.getMessage())
+
+    class Catcher(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    catcher = Catcher()
     catcher.filters = console.filters
     for name in ("django.request", "django.server"):
         logging.getLogger(name).addHandler(catcher)

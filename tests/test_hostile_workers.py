@@ -32,7 +32,7 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_nothing_and_sends_nothing_
     accepted = Digest.objects.filter(sent_at__isnull=False)
     with running() as provider, sending_to(provider.url):
         provider.hold_after(5)  # five messages are answered, the next ones hang
-        with celery_worker(**postmark_env(provider.url)) as worker:
+        with celery_worker(1, purge=True, **postmark_env(provider.url)) as worker:
             send_digest_chunk.delay(ids, NOW.isoformat())
             wait_for(lambda: provider.parked and accepted.count() == 5, timeout=60)
             in_flight = provider.parked  # received whole, waiting for their answer
@@ -60,7 +60,7 @@ def test_two_dispatches_at_once_on_two_worker_processes_send_each_digest_once(tr
     people = due_subscribers(24)
     with running() as provider:
         env = {**postmark_env(provider.url), "DIGEST_CHUNK_SIZE": "8"}
-        with celery_worker(concurrency=2, **env) as workers:
+        with celery_worker(2, purge=True, **env) as workers:
             # Two beats, or one tick delivered twice: both dispatch every due subscriber.
             ticks = [
                 dispatch_due.apply_async((NOW.isoformat(),), ignore_result=False) for _ in range(2)

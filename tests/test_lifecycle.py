@@ -47,7 +47,7 @@ def test_confirming_activates_a_pending_subscriber_once_and_records_the_consent(
     person = fresh(person)
     assert person.status == Status.ACTIVE
     assert person.confirmed_at is not None
-    assert person.next_send_at > timezone.now()
+    assert person.next_send_at is not None and person.next_send_at > timezone.now()
     consent = Consent.objects.get()
     assert (consent.action, consent.ip_address) == ("confirm", "192.0.2.7")
 
@@ -63,7 +63,8 @@ def test_pausing_and_resuming_stop_and_restart_the_schedule():
     assert not lifecycle.pause(person)
     assert lifecycle.resume(person)
     assert fresh(person).status == Status.ACTIVE
-    assert fresh(person).next_send_at > timezone.now()
+    resumed = fresh(person).next_send_at
+    assert resumed is not None and resumed > timezone.now()
     assert not lifecycle.resume(person)
 
 
@@ -89,7 +90,7 @@ def test_resubscribing_brings_back_only_an_unsubscribed_subscriber_with_their_co
     assert lifecycle.resubscribe(person, VISITOR)
     person = fresh(person)
     assert (person.status, person.unsubscribed_at) == (Status.ACTIVE, None)
-    assert person.next_send_at > timezone.now()
+    assert person.next_send_at is not None and person.next_send_at > timezone.now()
     assert Consent.objects.get().action == "resubscribe"
     assert not lifecycle.resubscribe(person, VISITOR)
     assert Consent.objects.count() == 1
@@ -126,7 +127,7 @@ def test_lifting_leaves_the_subscriber_unsubscribed_unless_asked_to_reactivate()
     assert (quiet.status, quiet.next_send_at) == (Status.UNSUBSCRIBED, None)
     assert quiet.unsubscribed_at is not None
     assert (back.status, back.soft_bounces) == (Status.ACTIVE, 0)
-    assert back.next_send_at > timezone.now()
+    assert back.next_send_at is not None and back.next_send_at > timezone.now()
 
 
 def test_no_transition_makes_a_suppressed_address_active():
@@ -208,7 +209,8 @@ def test_rescheduling_after_a_send_skips_a_subscriber_who_paused_meanwhile():
     other = make_subscriber("other@example.org")
     lifecycle.reschedule([loaded, other], timezone.now())
     assert (fresh(person).status, fresh(person).next_send_at) == (Status.PAUSED, None)
-    assert fresh(other).next_send_at > timezone.now()
+    rescheduled = fresh(other).next_send_at
+    assert rescheduled is not None and rescheduled > timezone.now()
 
 
 # Suppression: one rule for the case of an address ---------------------------------------

@@ -174,6 +174,7 @@ def test_a_paper_without_an_abstract_and_a_foreign_topic_match_without_error(mod
     _, docs = sample_docs()
     index = PaperIndex([*docs, Doc("Only a title about graph neural networks")], encoder=model)
     bare = len(index.docs) - 1
+    assert index.space is not None
     assert index.space.closest_sentence("graph neural networks", "") == ""
     for topic in ["apprentissage automatique", "машинное обучение", "グラフ"]:
         index.topic(tl.parse(topic))

@@ -10,8 +10,8 @@ from accounts.schedule import local_date, next_send_at
 UTC = dt.UTC
 
 
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_it_picks_today_when_the_local_hour_is_still_ahead():

@@ -28,13 +28,16 @@ class TestTopicLanguage:
 
     def test_it_reads_minus_and_not_as_exclusions(self):
         node = tl.parse("unlearning -survey")
-        assert isinstance(node, tl.And)
-        assert node.exclude == tl.parse("unlearning NOT survey").exclude
+        spelled = tl.parse("unlearning NOT survey")
+        assert isinstance(node, tl.And) and isinstance(spelled, tl.And)
+        assert node.exclude == spelled.exclude
+        assert isinstance(node.exclude[0], tl.Concept)
         assert node.exclude[0].units == (("survey",),)
 
     def test_it_reads_fields_with_and_without_a_space(self):
         assert tl.parse("title:diffusion") == tl.parse("title: diffusion")
-        assert tl.parse("title:diffusion").field == "title"
+        node = tl.parse("title:diffusion")
+        assert isinstance(node, tl.Concept) and node.field == "title"
         assert tl.parse("author:Hinton") == tl.Author(("hinton",))
         assert tl.parse('au:"Geoffrey Hinton"') == tl.Author(("geoffrey", "hinton"))
         assert tl.parse("category:cs.CL") == tl.Category("cs.cl")
@@ -42,6 +45,7 @@ class TestTopicLanguage:
 
     def test_it_applies_a_field_to_a_group(self):
         node = tl.parse("title:(graph neural) -author:Smith")
+        assert isinstance(node, tl.And) and isinstance(node.include[0], tl.Concept)
         assert node.include[0].field == "title"
         assert node.exclude == (tl.Author(("smith",)),)
 
@@ -62,7 +66,8 @@ class TestTopicLanguage:
         assert tl.parse("distill*") == tl.Prefix("distill")
 
     def test_it_treats_a_colon_after_an_unknown_word_and_a_space_as_text(self):
-        assert tl.parse("LLM: reasoning").units == (("llm",), ("reason",))
+        node = tl.parse("LLM: reasoning")
+        assert isinstance(node, tl.Concept) and node.units == (("llm",), ("reason",))
 
     def test_it_drops_an_alternative_made_only_of_common_words(self):
         assert tl.parse("towards, diffusion") == tl.parse("diffusion")

@@ -42,7 +42,7 @@ def test_a_hard_bounce_suppresses_the_address_at_once(client):
     assert ada.status == Subscriber.Status.SUPPRESSED
     suppression = Suppression.objects.get(email=ada.email)
     assert suppression.reason == Suppression.Reason.BOUNCED
-    assert suppression.event.event_type == "bounced"
+    assert suppression.event and suppression.event.event_type == "bounced"
 
 
 def test_a_spam_complaint_suppresses_the_address(client):

@@ -24,7 +24,9 @@ def reader():
 
 
 def webview_path(html: str) -> str:
-    return urlsplit(re.search(r'href="([^"]+/digests/[^"]+)"', html).group(1)).path
+    link = re.search(r'href="([^"]+/digests/[^"]+)"', html)
+    assert link
+    return urlsplit(link.group(1)).path
 
 
 def titles(html: str) -> list[str]:

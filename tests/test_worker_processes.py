@@ -46,7 +46,7 @@ def test_a_worker_collects_pending_garbage_before_freezing_an_index(frozen_index
     assert matching.FREEZE_INDEXES
 
     class Node:
-        pass
+        self: Node | None = None
 
     gc.disable()  # keep the cycle pending until the index is built, as under load
     try:

@@ -52,4 +52,5 @@ def confirmed_action(
 
 def log_change(request: HttpRequest, objects, message: str, flag: int = CHANGE) -> None:
     """One admin log line per object, as the admin writes for its own edits."""
+    assert request.user.pk is not None  # the admin's views run for a signed-in user
     LogEntry.objects.log_actions(request.user.pk, list(objects), flag, change_message=message)

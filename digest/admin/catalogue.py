@@ -9,6 +9,7 @@ count their full length nor, when unfiltered, count at all (LargeTablePaginator)
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -39,9 +40,23 @@ from digest.models import (
 from digest.search.language import ARXIV_ID
 from digest.tasks import ingest_source_task
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+# What the admins' get_queryset annotates their rows with.
+class _Followers(TypedDict):
+    followers: int
+
+
+class _PaperCounts(TypedDict):
+    listed: int
+    sent_in: int
+
+
 PREVIEW_MATCHES = 10
 # Django 6 will assume https for a URL typed without a scheme; do so already.
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+URL_FIELDS: dict[type[models.Field], dict[str, str]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 # Topics --------------------------------------------------------------------------------
@@ -115,7 +130,7 @@ class TopicAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="followers", ordering="followers")
-    def followers(self, topic: Topic) -> int:
+    def followers(self, topic: WithAnnotations[Topic, _Followers]) -> int:
         return topic.followers
 
     @admin.display(description="matches on the latest day")
@@ -281,9 +296,9 @@ class ListedDayFilter(admin.SimpleListFilter):
         return [(day.isoformat(), day.isoformat()) for day in days]
 
     def queryset(self, request, queryset):
-        if self.value():
+        if value := self.value():
             try:
-                day = dt.date.fromisoformat(self.value())
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 return queryset.none()
             return queryset.filter(listings__day=day)
@@ -332,11 +347,11 @@ class PaperAdmin(BigTableAdmin):
         return paper.title[:100]
 
     @admin.display(description="listings")
-    def listed(self, paper: Paper) -> int:
+    def listed(self, paper: WithAnnotations[Paper, _PaperCounts]) -> int:
         return paper.listed
 
     @admin.display(description="in sent digests")
-    def sent_in(self, paper: Paper) -> int:
+    def sent_in(self, paper: WithAnnotations[Paper, _PaperCounts]) -> int:
         return paper.sent_in
 
     def get_readonly_fields(self, request, obj=None):

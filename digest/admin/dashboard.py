@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
@@ -16,6 +17,9 @@ from django.utils import timezone
 from accounts.models import Subscriber
 from digest.daily import latest_day
 from digest.models import Digest, EmailEvent, Source, SourceRun
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # Large mailbox providers (Gmail, Yahoo) ask bulk senders to stay below 0.1% of
 # spam complaints and act against those who reach 0.3%.
@@ -81,7 +85,14 @@ def pending_confirmations(now: dt.datetime) -> dict[str, int]:
     )
 
 
-def ingest_today(now: dt.datetime) -> list[Source]:
+class _RunTotals(TypedDict):
+    runs_today: int
+    new_today: int
+    updated_today: int
+    rejected_today: int
+
+
+def ingest_today(now: dt.datetime) -> list[WithAnnotations[Source, _RunTotals]]:
     """Every source with today's (UTC) run totals annotated, and its last run's status."""
     today = Q(runs__day=now.astimezone(dt.UTC).date())
     return list(

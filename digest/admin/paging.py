@@ -9,10 +9,12 @@ number the pages. Filtered lists and small tables are counted exactly.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 
@@ -38,7 +40,7 @@ def estimated_rows(model, using: str = "default") -> int | None:
 class LargeTablePaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset = cast(QuerySet, self.object_list)  # the admin pages querysets
         if not queryset.query.has_filters():
             estimate = estimated_rows(queryset.model, queryset.db)
             if estimate is not None and estimate > ESTIMATE_ABOVE:

@@ -27,7 +27,7 @@ def admin_link(obj, text: object | None = None) -> SafeString:
     return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
 
 
-def changelist_url(model, **filters: object) -> str:
+def changelist_url(model, **filters: str | int) -> str:
     meta = model._meta
     url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
     return f"{url}?{urlencode(filters)}" if filters else url

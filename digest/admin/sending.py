@@ -189,7 +189,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             perform=self._lift,
         )
 
-    def _lift(self, request: HttpRequest, queryset, form: LiftForm) -> None:
+    def _lift(self, request: HttpRequest, queryset, form: forms.Form) -> None:
         suppressions = list(queryset)
         log_change(request, suppressions, "Lifted the suppression.", DELETION)
         reactivate = form.cleaned_data["reactivate"]

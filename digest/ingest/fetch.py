@@ -269,7 +269,7 @@ def _checked_addresses(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
         raise FetchError(f"cannot resolve {host}: {error}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not settings.FETCH_ALLOW_PRIVATE:
         for address in addresses:
             if not is_public(address):
@@ -310,7 +310,8 @@ class _Proxy:
 def _proxy_for(scheme: str, host: str) -> _Proxy | None:
     """The proxy the environment names for this scheme and host (``no_proxy`` honoured)."""
     found = urllib.request.getproxies_environment().get(scheme)
-    if not found or urllib.request.proxy_bypass_environment(host):
+    # proxy_bypass_environment: undocumented, so not in typeshed.
+    if not found or urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
         return None
     parts = urlsplit(found if "://" in found else f"http://{found}")
     if not parts.hostname:

@@ -64,11 +64,9 @@ def ingest_source(source: Source, day: dt.date | None = None) -> SourceRun:
     parser = sources.PARSERS.get(source.kind)
     if parser is None:
         return _finish(run, Parsed(error=f"unknown source kind {source.kind!r}"))
-    validators = (
-        {} if parser.DAY_IN_URL else {"etag": source.etag, "last_modified": source.last_modified}
-    )
+    etag, last_modified = ("", "") if parser.DAY_IN_URL else (source.etag, source.last_modified)
     try:
-        response = fetch(parser.url(source, run.day), **validators)
+        response = fetch(parser.url(source, run.day), etag=etag, last_modified=last_modified)
     except HTTPStatusError as error:
         # The arXiv API explains a 400 in an Atom error entry: keep its words.
         detail = parser.parse(error.body).error if error.body else ""

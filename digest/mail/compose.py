@@ -63,10 +63,15 @@ SUBJECT_TOPICS = 2
 class MatchLike(Protocol):
     """What rendering reads of a ``digest.matching.Match``."""
 
-    paper: Paper
-    topic: str
-    terms: Sequence[str]
-    why: str
+    # Read-only properties, so a frozen dataclass matches.
+    @property
+    def paper(self) -> Paper: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def terms(self) -> Sequence[str]: ...
+    @property
+    def why(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -321,7 +326,8 @@ def _inlined_template(name: str):
     in quotes inside attributes). tests/test_compose.py checks the result equals
     inlining the rendered email.
     """
-    source = engines["django"].get_template(name).template.source
+    # The Django backend's template, which the stubs type as any backend's.
+    source = engines["django"].get_template(name).template.source  # type: ignore[attr-defined]
     return engines["django"].from_string(_INLINER.inline(source))
 
 

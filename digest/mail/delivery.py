@@ -32,12 +32,13 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Case, F, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from accounts import lifecycle
@@ -77,7 +78,7 @@ class ChunkReport:
 # Who is due --------------------------------------------------------------------------
 
 
-def sendable() -> Iterable[Subscriber]:
+def sendable() -> QuerySet[Subscriber]:
     """Active subscribers whose address is not suppressed."""
     return Subscriber.objects.active().exclude(email__in=Suppression.objects.values("email"))
 
@@ -118,7 +119,7 @@ class Delivery:
 
     digest: Digest
     subscriber: Subscriber
-    message: object | None = None  # the built EmailMessage
+    message: EmailMessage | None = None
     items: list[tuple] = field(
         default_factory=list
     )  # (paper id, rank, score, topic, terms, kind, sentence)
@@ -201,7 +202,7 @@ def send_chunk(
     _prepare(outgoing)
     by_pk = {d.pk: d for d in outgoing}
     outcomes = hand_off(
-        [(d.pk, d.message) for d in outgoing],
+        [(d.pk, d.message) for d in outgoing if d.message is not None],
         before_send=lambda ids: _leaving([by_pk[pk] for pk in ids], lease),
         on_accepted=lambda accepted: _accepted(accepted, by_pk, lease),
         heartbeat=lease.beat,
@@ -403,8 +404,9 @@ def _matches(subscribers: list[Subscriber], editions: dict[int, dt.date]) -> dic
     rows = list(candidates.values_list("pk", "updated_at", "upvotes", "last_listed"))
     papers = indexed_papers([row[:3] for row in rows])
     if papers is None:
-        papers = list(candidates)
-        rows = [(p.pk, p.updated_at, p.upvotes, p.last_listed) for p in papers]
+        loaded = list(candidates)
+        rows = [(p.pk, p.updated_at, p.upvotes, p.last_listed) for p in loaded]
+        papers = loaded
     listed = {pk: day for pk, _, _, day in rows}
     return select_for_subscribers(subscribers, papers, since=since, listed=listed)
 
@@ -435,6 +437,7 @@ def _prepare(outgoing: list[Delivery]) -> None:
     if not outgoing:
         return
     for delivery in outgoing:
+        assert delivery.message is not None  # outgoing: the built ones
         delivery.digest.subject = delivery.message.subject[:300]
     retaken = [d.pk for d in outgoing if d.digest.attempts > 1]
     if retaken:  # a previous owner composed it too, maybe from other papers

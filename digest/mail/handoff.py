@@ -36,6 +36,7 @@ from collections.abc import Callable, Collection, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
@@ -45,6 +46,8 @@ from django.core.mail import EmailMessage, get_connection
 from digest.mail.throttle import SendThrottle
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)  # the caller's key for each message
 
 
 # Environment variables requests reads on every request when trust_env is on.
@@ -80,15 +83,15 @@ class _Verdict(enum.Enum):
 
 
 def hand_off(
-    messages: Sequence[tuple[Hashable, EmailMessage]],
+    messages: Sequence[tuple[K, EmailMessage]],
     *,
-    before_send: Callable[[list[Hashable]], Collection[Hashable]] | None = None,
-    on_accepted: Callable[[dict[Hashable, str]], None] | None = None,
+    before_send: Callable[[list[K]], Collection[K]] | None = None,
+    on_accepted: Callable[[dict[K, str]], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
     concurrency: int | None = None,
     deadline: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[Hashable, Outcome]:
+) -> dict[K, Outcome]:
     """Send ``(key, message)`` pairs; return each key's outcome.
 
     All three callbacks run in the calling thread, with batches of keys gathered from the
@@ -111,7 +114,7 @@ def hand_off(
     throttle = SendThrottle(sleep=sleep)
     stop = threading.Event()
 
-    def send(item: tuple[Hashable, EmailMessage]) -> tuple[Hashable, Outcome]:
+    def send(item: tuple[K, EmailMessage]) -> tuple[K, Outcome]:
         key, message = item
         try:
             outcome = _send_one(

@@ -41,7 +41,7 @@ def postmark(digest_id: int) -> str | None:
     try:
         answer = requests.get(
             f"{base}/messages/outbound",
-            params={"count": 1, "offset": 0, "metadata_digest_id": str(digest_id)},
+            params={"count": "1", "offset": "0", "metadata_digest_id": str(digest_id)},
             headers={"Accept": "application/json", "X-Postmark-Server-Token": token},
             timeout=TIMEOUT,
         )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,8 +144,8 @@ class PaperIndex:
         }
         self.space = self._space(encoder, vectors)
         # Per concept evaluated by meaning, the papers that only meaning found.
-        self._by_meaning: dict[tl.Node, frozenset[int]] = {}
-        self._meant_cache: dict[tuple, Hits] = {}
+        self._by_meaning: dict[Hashable, frozenset[int]] = {}
+        self._meant_cache: dict[Hashable, Hits] = {}
 
     def _space(
         self, encoder: Encoder | None, vectors: Sequence[np.ndarray | None] | None
@@ -190,7 +190,9 @@ class PaperIndex:
 
     # Evaluation ---------------------------------------------------------------
 
-    def topic(self, node: tl.Node, like: dict[str, Doc] | None = None, about: str = "") -> Hits:
+    def topic(
+        self, node: tl.Node, like: dict[str, Doc | None] | None = None, about: str = ""
+    ) -> Hits:
         """The papers a topic matches, with their relevance: ``evaluate``, then, for a
         topic described in ``about`` (a catalogue topic's name and description), the cut
         by meaning applied to all it matched, and the papers close enough in meaning."""
@@ -206,7 +208,7 @@ class PaperIndex:
         return found
 
     def evaluate(
-        self, node: tl.Node, like: dict[str, Doc] | None = None, *, meaning: bool = True
+        self, node: tl.Node, like: dict[str, Doc | None] | None = None, *, meaning: bool = True
     ) -> Hits:
         """The papers a parsed topic matches, with their relevance (BM25F-like, blended
         with closeness in meaning for plain words unless ``meaning`` is false)."""
@@ -230,7 +232,7 @@ class PaperIndex:
             return self._and(node, like, meaning)
         return self._or(node, like, meaning)
 
-    def _and(self, node: tl.And, like: dict[str, Doc] | None, meaning: bool) -> Hits:
+    def _and(self, node: tl.And, like: dict[str, Doc | None] | None, meaning: bool) -> Hits:
         parts = sorted(
             (self.evaluate(child, like, meaning=meaning) for child in node.include), key=len
         )
@@ -246,7 +248,7 @@ class PaperIndex:
                     hits.pop(doc, None)
         return hits
 
-    def _or(self, node: tl.Or, like: dict[str, Doc] | None, meaning: bool) -> Hits:
+    def _or(self, node: tl.Or, like: dict[str, Doc | None] | None, meaning: bool) -> Hits:
         hits: Hits = {}
         get = hits.get
         for child in node.options:
@@ -337,6 +339,7 @@ class PaperIndex:
         """A plain-word concept by words and by meaning (see the constants above)."""
         found = self._meant_cache.get(node)
         if found is None:
+            assert self.space is not None  # evaluate checked
             closeness = self.space.closeness(self.glossary.expand(node.text.split()))
             words = self._scored(self._concept(node))
             partial = self._coverage(node)
@@ -359,9 +362,10 @@ class PaperIndex:
         """``words`` (the papers the words found) cut by closeness in meaning, with the
         papers ``partial`` (share of the words per paper) or meaning alone add; closeness
         is measured to the centre of the best ``seeds`` when there are some."""
-        seeds = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
-        if seeds and CENTRE_SHARE:
-            closeness = CENTRE_SHARE * self.space.likeness(seeds) + (1 - CENTRE_SHARE) * closeness
+        best = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
+        if best and CENTRE_SHARE:
+            assert self.space is not None  # callers checked
+            closeness = CENTRE_SHARE * self.space.likeness(best) + (1 - CENTRE_SHARE) * closeness
         hits: Hits = {}
         for doc, relevance in words.items():
             near = float(closeness[doc])
@@ -511,7 +515,7 @@ class PaperIndex:
     def vectors(self) -> list[dict[str, float]]:
         """Unit-length tf-idf vectors of the papers (title words count thrice)."""
         if self._vectors is None:
-            counts: list[Counter] = [Counter() for _ in range(self.size)]
+            counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(self.size)]
             for name in FIELDS:
                 weight = TITLE_WEIGHT if name == "title" else 1.0
                 for stem, docs in self.postings[name].items():
@@ -520,7 +524,7 @@ class PaperIndex:
             self._vectors = [self.vector(c) for c in counts]
         return self._vectors
 
-    def vector(self, counts: Counter) -> dict[str, float]:
+    def vector(self, counts: Mapping[str, float]) -> dict[str, float]:
         weights = {}
         for stem, tf in counts.items():
             df = self.df.get(stem, 0)
@@ -536,7 +540,7 @@ class PaperIndex:
         key = (doc.title, doc.abstract)
         vector = self._outside.get(key)
         if vector is None:
-            counts: Counter = Counter()
+            counts: defaultdict[str, float] = defaultdict(float)
             for text, weight in ((doc.title, TITLE_WEIGHT), (doc.abstract, 1.0)):
                 for stem, _, _ in analyse(clean(text)).tokens:
                     counts[stem] += weight
@@ -561,7 +565,7 @@ class PaperIndex:
     # Explanation --------------------------------------------------------------
 
     def explain(
-        self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, about: str = ""
+        self, node: tl.Node, doc: int, like: dict[str, Doc | None] | None = None, about: str = ""
     ) -> Why:
         """Why paper ``doc`` matched the topic: its words, or, for a paper found by
         meaning, also the sentence of its abstract closest to the topic."""
@@ -569,6 +573,7 @@ class PaperIndex:
         if not self._by_meaning_only(node, doc, about):
             return Why("words", terms)
         text = about or self._meaning_text(node)
+        assert self.space is not None  # found by meaning
         return Why("meaning", terms, self.space.closest_sentence(text, self.docs[doc].abstract))
 
     def prepare(self, topics: Sequence[tuple[tl.Node, str]]) -> None:
@@ -593,7 +598,7 @@ class PaperIndex:
         return ", ".join(self.glossary.expand(c.text.split()) for c in _concepts(node) if c.text)
 
     def terms(
-        self, node: tl.Node, doc: int, like: dict[str, Doc] | None = None, limit: int = 6
+        self, node: tl.Node, doc: int, like: dict[str, Doc | None] | None = None, limit: int = 6
     ) -> tuple[str, ...]:
         """The words of paper ``doc`` that the topic looked for, as written there (folded),
         in the topic's order: what the email highlights and its "why" quotes.
@@ -610,7 +615,7 @@ class PaperIndex:
             return True
         return self.size >= MEANING_MIN_PAPERS and self.df.get(stem, 0) >= FILLER_SHARE * self.size
 
-    def _terms(self, node: tl.Node, doc: int, like: dict[str, Doc]) -> list[str]:
+    def _terms(self, node: tl.Node, doc: int, like: dict[str, Doc | None]) -> list[str]:
         surfaces = self.surfaces[doc]
         if isinstance(node, tl.Concept | tl.Phrase):
             if isinstance(node, tl.Concept):

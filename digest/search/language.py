@@ -160,7 +160,9 @@ def _lex(text: str) -> list[_Token]:
         match = _LEXEME.match(text, position)
         if match is None:  # a closing quote with no opening one
             raise TopicSyntaxError("This quote is never opened", position, text)
-        kind, value = match.lastgroup, match.group(match.lastgroup)
+        kind = match.lastgroup
+        assert kind is not None  # every alternative of _LEXEME is a named group
+        value = match.group(kind)
         start, position = position, match.end()
         if kind == "space":
             continue
@@ -224,7 +226,8 @@ class _Parser:
             self.index += 1
             if token.kind == "comma" and self.peek() is None:
                 break  # a trailing comma, as in "diffusion, score-based,"
-            if self.peek() is None or self.peek().kind in ("or", "comma", "rparen"):
+            after = self.peek()
+            if after is None or after.kind in ("or", "comma", "rparen"):
                 raise self.fail(f"Nothing after {token.value!r}: add an alternative", token)
             options.append(self.all_of())
         # An alternative of stop words only ("towards, diffusion") is dropped, not an error.
@@ -246,9 +249,10 @@ class _Parser:
             negated = token.kind in ("minus", "not")
             if negated:
                 self.index += 1
-                if self.peek() is None or self.peek().kind in ("or", "comma", "rparen"):
+                after = self.peek()
+                if after is None or after.kind in ("or", "comma", "rparen"):
                     raise self.fail("Nothing to exclude after this", token)
-            token = self.peek()
+                token = after
             plain = token.kind == "word" and not negated and not token.wildcard
             if plain and not ARXIV_ID.fullmatch(token.value):
                 words.append(token)
@@ -357,7 +361,9 @@ class _Parser:
         if not words:
             raise self.fail("This phrase has no words in it", token)
         if len(words) == 1:
-            return self.concept([token], field_name)
+            node = self.concept([token], field_name)
+            assert node is not None  # a quoted word is kept, even a stop word
+            return node
         self.count(token, len(words))
         return Phrase(tuple(stem(w) for w in words), stem("".join(words)), field_name)
 

@@ -134,6 +134,7 @@ def select(
                 break
     if wanted == cap:
         return out
+    assert taste is not None and index is not None  # else wanted == cap
     adjusted = [(score + taste.adjust(index, doc), doc, topic) for score, doc, topic in out]
     adjusted.sort(key=lambda entry: (-entry[0], entry[1]))
     return [entry for entry in adjusted if entry[0] >= min_score][:cap]

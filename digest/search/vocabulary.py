@@ -86,7 +86,7 @@ class Glossary:
 
     def __init__(self) -> None:
         self._seen: dict[str, Counter] = defaultdict(Counter)
-        self._written: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._written: dict[tuple[str, tuple[str, ...]], Counter] = defaultdict(Counter)
         self.expansions: dict[str, LongForm] = {}
         self.acronyms: dict[tuple[str, ...], str] = {}
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 
 from django.contrib.auth.models import Group
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import Consent, Subscriber, User
@@ -124,7 +126,7 @@ def user() -> User:
     return User.objects.create_user(f"staff{_n()}@example.org")  # no password: hashing is slow
 
 
-MAKERS = {
+MAKERS: dict[type[Model], Callable[[], object]] = {
     Source: source,
     SourceRun: source_run,
     Paper: listing,

@@ -11,6 +11,7 @@ process actually wrote, signed with its own secret.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import os
 import re
@@ -116,11 +117,15 @@ class Site:
 
 
 def text_of(message: EmailMessage) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return body.get_content()
 
 
 def html_of(message: EmailMessage) -> str:
-    return message.get_body(preferencelist=("html",)).get_content()
+    body = message.get_body(preferencelist=("html",))
+    assert body is not None
+    return body.get_content()
 
 
 def link_in(message: EmailMessage, path: str) -> str:

@@ -11,7 +11,8 @@ def clear_cache() -> None:
     ``cache.clear()`` would FLUSHDB it, dropping queued tasks and bindings.
     """
     if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
+        # _cache: private to Django's Redis cache, so not in the stubs.
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
         keys = list(client.scan_iter(match=f"{cache.key_prefix}:*"))
         if keys:
             client.delete(*keys)

@@ -48,6 +48,11 @@ Answer = int | str | tuple[int, dict[str, str]] | tuple[int, dict[str, str], dic
 _SLIM_FIELDS = ("To", "Metadata")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client killed mid-request (a test's SIGKILL) is expected, not an error to print."""
+
+
 @dataclass
 class Call:
     """One message as received, and the status it was answered with (0: none was sent)."""
@@ -79,11 +84,9 @@ class FakeProvider:
         self.parked = 0
         self.in_flight: Counter[int] = Counter()  # by client port: received, not answered
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.request_queue_size = 256  # several workers connect at once
-        # A client killed mid-request (a test's SIGKILL) is expected, not an error to print.
-        self._server.handle_error = lambda request, client_address: None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # Scripting ----------------------------------------------------------------------
@@ -210,6 +213,7 @@ class FakeProvider:
             time.sleep(self.latency)
         if scripted is not None:
             status, headers, *body = scripted if isinstance(scripted, tuple) else (scripted, {})
+            assert isinstance(status, int)  # a CUT is acted on before the body is read
             return status, headers, body[0] if body else {"ErrorCode": 1, "Message": "scripted"}
         if call.to.lower() in self._refused:
             return 422, {}, _inactive_recipient(call.to)

@@ -93,7 +93,7 @@ def celery_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    proc.log_path = log.name
+    proc.log_path = log.name  # type: ignore[attr-defined]  # ours, for a test to find the log
     try:
         from digest.tasks import ping
 

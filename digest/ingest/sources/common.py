@@ -138,7 +138,7 @@ def split_authors(value: str) -> list[str]:
 
 def to_int(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)  # type: ignore[call-overload]  # any value: int() refusing it is None
     except (TypeError, ValueError):
         return None
 

@@ -40,7 +40,7 @@ def url(source, day: dt.date) -> str:
     """The source's URL (or the public API) with ``date=`` for ``day``, and ``limit=100``
     (the largest page clients report; the default of 50 could cut a busy day short)."""
     base = source.url or BASE_URL
-    query = {"date": day.isoformat()}
+    query: dict[str, str | int] = {"date": day.isoformat()}
     if "limit=" not in base:
         query["limit"] = 100
     return f"{base}{'&' if '?' in base else '?'}{urlencode(query)}"

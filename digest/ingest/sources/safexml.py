@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import cast
 
 import feedparser
 from defusedxml import DefusedXmlException
@@ -123,10 +125,10 @@ def read_feed(body: bytes) -> tuple[dict, list, Parsed]:
         result.error = str(exc)
         return {}, [], result
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    exc = parsed.get("bozo_exception")
+    problem = parsed.get("bozo_exception")
     # A wrong declared charset is recovered from without loss; not worth a warning.
-    if parsed.get("bozo") and not isinstance(exc, feedparser.CharacterEncodingOverride):
-        result.error = f"malformed feed: {exc}"
+    if parsed.get("bozo") and not isinstance(problem, feedparser.CharacterEncodingOverride):
+        result.error = f"malformed feed: {problem}"
     entries = list(parsed.entries)
     if entries and body.count(b"</item>") + body.count(b"</entry>") < len(entries):
         entries.pop()
@@ -148,7 +150,9 @@ def read_xml(body: bytes, names: set[str]) -> tuple[ET.Element | None, list[ET.E
         events=("start", "end"),
         _parser=DefusedXMLParser(target=ET.TreeBuilder(), forbid_dtd=True),
     )
-    root, found, error = None, [], ""
+    root: ET.Element | None = None
+    found: list[ET.Element] = []
+    error = ""
     try:
         parser.feed(strip_doctype(as_utf8(body)))
         parser.close()  # a truncated document fails here
@@ -157,7 +161,9 @@ def read_xml(body: bytes, names: set[str]) -> tuple[ET.Element | None, list[ET.E
     except DefusedXmlException as exc:
         return None, [], f"refused: the feed declares entities or a DTD ({exc})"
     try:
-        for event, element in parser.read_events():
+        # Only start and end events were asked for: each is an (event, element) pair.
+        events = cast("Iterator[tuple[str, ET.Element]]", parser.read_events())
+        for event, element in events:
             if root is None:
                 root = element
             if event == "end" and element.tag in names:
