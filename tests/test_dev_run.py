@@ -9,12 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support.browser import free_port
+from tests.support.processes import answers, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -44,7 +43,8 @@ def test_ctrl_c_stops_web_worker_and_beat_without_an_error_line(tmp_path):
     reader.start()
     try:
         deadline = time.monotonic() + 90
-        while not (_answers(port) and any(" ready." in line for line in lines)):
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        while not (answers(healthz) and any(" ready." in line for line in lines)):
             assert time.monotonic() < deadline, "".join(lines)
             assert honcho.poll() is None, "".join(lines)
             time.sleep(0.5)
@@ -86,11 +86,3 @@ def test_a_test_run_that_collects_no_test_fails(tmp_path):
 
 def _private_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in SHARED}
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False

@@ -28,7 +28,7 @@ from tests.support.delivery_world import (
     sending_to,
 )
 from tests.support.fake_provider import CUT, running
-from tests.support.workers import wait_for
+from tests.support.processes import wait_for
 
 LEASE = dt.timedelta(seconds=60)  # DIGEST_LEASE_SECONDS' default
 
