@@ -3,9 +3,10 @@
     .venv/bin/python bench/ingest.py [--items 2500]
 
 The listing is built from the real rss.arxiv.org items in tests/data/ (their exact XML,
-with new ids), served from the tests' loopback feed server and ingested by ``ingest_source`` into a
-fresh database: a temporary SQLite file, or the PostgreSQL database in DATABASE_URL if its
-name contains "bench" (its papers and listings are deleted first). Goal: at most 3 s end to
+with new ids), served from the tests' loopback feed server and ingested by
+``ingest_source`` into a fresh database: a temporary SQLite file, or the PostgreSQL
+database in DATABASE_URL if its name contains "bench" (its papers and listings are
+deleted first). Goal: at most 3 s end to
 end. Printed beside it: the same items stored naively, one query and one ``save()`` per
 paper and per listing, as a first version would; and the embedding stage (what each paper
 means, worked out once as it is stored; goal: at most 30 s for 2,500 papers), beside the
