@@ -70,14 +70,10 @@ class Fleet:
         for number in range(1, count + 1):
             role = f"worker{number}"
             hostname = f"bench{number}-{uuid.uuid4().hex[:6]}@%h"
-            args = [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--loglevel", "INFO", "--concurrency", str(concurrency),
-                "--hostname", hostname, "--queues", "celery,ingest",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                *(f"--include={module}" for module in include),
-            ]  # fmt: skip
-            self.spawn(role, args, env)
+            queues = ("celery", "ingest")
+            self.spawn(
+                role, processes.celery_worker_command(hostname, concurrency, queues, include), env
+            )
             roles.append(role)
         deadline = time.monotonic() + timeout
         for role in roles:

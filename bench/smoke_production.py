@@ -27,7 +27,6 @@ import email.policy
 import logging
 import os
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -164,23 +163,19 @@ def run(args: argparse.Namespace, say=print) -> None:
         var = Path(tmp)
         smtp_port, web_port = free_port(), free_port()
         site = f"http://127.0.0.1:{web_port}"
-        env = {
-            **os.environ,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "SITE_URL": site,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "VAR_DIR": str(var),
-            "EMAIL_BACKEND": "smtp",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp_port),
-            "DEFAULT_FROM_EMAIL": "Paperwire <papers@example.org>",
-            "POSTAL_ADDRESS": "1 Smoke Lane, Testville",
-            "DISPATCH_EVERY_SECONDS": "2",
-            "LOG_LEVEL": "INFO",
-        }
+        env = processes.production_env(
+            site,
+            var,
+            DATABASE_URL=args.database_url,
+            REDIS_URL=args.redis_url,
+            EMAIL_BACKEND="smtp",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(smtp_port),
+            DEFAULT_FROM_EMAIL="Paperwire <papers@example.org>",
+            POSTAL_ADDRESS="1 Smoke Lane, Testville",
+            DISPATCH_EVERY_SECONDS="2",
+            LOG_LEVEL="INFO",
+        )
         for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
             env.pop(name, None)
         os.environ.update(env)

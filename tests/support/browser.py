@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -109,23 +107,19 @@ def start(var: Path) -> Site:
     """Start the web process on a free port and wait until it answers /healthz."""
     port = processes.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SITE_URL": url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": test_database_url(),
-        "VAR_DIR": str(var),
-        "EMAIL_BACKEND": "console",
+    env = processes.production_env(
+        url,
+        var,
+        DATABASE_URL=test_database_url(),
+        EMAIL_BACKEND="console",
         # No worker in this test: tasks (emails queued by the forms, "Fetch now") run in
         # the web process itself.
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LOG_LEVEL": "WARNING",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        LOG_LEVEL="WARNING",
         # One reader walks every journey in one day: more form emails than a real mailbox
         # gets (the limit itself is tested in tests/test_hostile_signup.py).
-        "FORM_EMAILS_PER_DAY": "50",
-    }
+        FORM_EMAILS_PER_DAY="50",
+    )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     var.mkdir(parents=True, exist_ok=True)
     process = processes.spawn(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -27,6 +29,34 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def production_env(site_url: str, var: Path, **overrides: str) -> dict[str, str]:
+    """This process's environment, with what a production web process has that tests and
+    development turn off: DEBUG off, a random secret, the site's URL and loopback host."""
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SITE_URL": site_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "VAR_DIR": str(var),
+        **overrides,
+    }
+
+
+def celery_worker_command(
+    hostname: str, concurrency: int, queues: tuple[str, ...], include: tuple[str, ...] = ()
+) -> list[str]:
+    """``celery worker`` as the tests and benchmarks start it: no gossip, mingle or
+    heartbeat, which only slow a start and add broker chatter on one machine."""
+    return [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "--loglevel", "INFO", "--concurrency", str(concurrency),
+        "--hostname", hostname, "--queues", ",".join(queues),
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        *(f"--include={module}" for module in include),
+    ]  # fmt: skip
 
 
 def spawn(args: list[Any], log: Path, env: dict[str, str], **popen: Any) -> subprocess.Popen:

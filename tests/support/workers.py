@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -65,25 +64,7 @@ def celery_worker(
     os.close(handle)
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     proc = processes.spawn(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            name,
-            "--queues",
-            ",".join(settings.WORKER_QUEUES),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        processes.celery_worker_command(name, concurrency, settings.WORKER_QUEUES),
         Path(log),
         worker_env(**extra_env),
     )
