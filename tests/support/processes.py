@@ -60,14 +60,15 @@ def celery_worker_command(
 
 
 def spawn(args: list[Any], log: Path, env: dict[str, str], **popen: Any) -> subprocess.Popen:
-    """Start ``args`` from the checkout, its output (stdout too, unless given) in ``log``.
+    """Start ``args`` from the checkout (or ``cwd``), its output (stdout too, unless given)
+    in ``log``.
 
     In a session of its own: Ctrl-C in a terminal reaches the caller, which stops it, and
     ``stop`` reaches its children (a prefork pool, gunicorn's workers) too."""
+    popen.setdefault("cwd", ROOT)
     with log.open("wb") as out:
         return subprocess.Popen(
             args,
-            cwd=ROOT,
             env=env,
             stdout=popen.pop("stdout", out),
             stderr=out,
