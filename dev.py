@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -82,13 +84,18 @@ def run() -> int:
 def test(args: list[str]) -> int:
     ensure_venv("dev")
     test_env = env()
-    # Keep the suite's Celery messages apart from a local service's queue.
-    if not test_env.get("REDIS_URL") and not test_env.get("CELERY_BROKER_URL"):
-        var = Path(test_env.get("VAR_DIR") or ROOT / "var")
-        var.mkdir(parents=True, exist_ok=True)
-        test_env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{var / 'test-broker.sqlite3'}"
-        test_env["CELERY_RESULT_BACKEND"] = f"db+sqlite:///{var / 'test-results.sqlite3'}"
-    return subprocess.call([PYTHON, "-m", "pytest", *args], cwd=ROOT, env=test_env)
+    # Each run has a var directory of its own, removed at the end: the SQLite test
+    # database, the SQLite Celery broker and results, the file cache and the mail folder
+    # all live there (config/settings.py), so two runs in one checkout share no file, and
+    # neither touches a local service's database or queue.
+    var = Path(test_env.get("VAR_DIR") or ROOT / "var") / "test-runs"
+    var.mkdir(parents=True, exist_ok=True)
+    run_var = tempfile.mkdtemp(prefix="run-", dir=var)
+    test_env["VAR_DIR"] = run_var
+    try:
+        return subprocess.call([PYTHON, "-m", "pytest", *args], cwd=ROOT, env=test_env)
+    finally:
+        shutil.rmtree(run_var, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:

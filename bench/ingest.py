@@ -3,9 +3,10 @@
     .venv/bin/python bench/ingest.py [--items 2500]
 
 The listing is built from the real rss.arxiv.org items in tests/data/ (their exact XML,
-with new ids), served from a loopback HTTP server and ingested by ``ingest_source`` into a
-fresh database: a temporary SQLite file, or the PostgreSQL database in DATABASE_URL if its
-name contains "bench" (its papers and listings are deleted first). Goal: at most 3 s end to
+with new ids), served from the tests' loopback feed server and ingested by
+``ingest_source`` into a fresh database: a temporary SQLite file, or the PostgreSQL
+database in DATABASE_URL if its name contains "bench" (its papers and listings are
+deleted first). Goal: at most 3 s end to
 end. Printed beside it: the same items stored naively, one query and one ``save()`` per
 paper and per listing, as a first version would; and the embedding stage (what each paper
 means, worked out once as it is stored; goal: at most 30 s for 2,500 papers), beside the
@@ -15,19 +16,20 @@ bulk store without it (MATCH_MODEL_DIR=off, matching by words only, as before).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import secrets
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.support.feedserver import FeedServer, Reply  # noqa: E402
+
+RSS = "application/rss+xml"
 SAMPLES = [
     ROOT / "tests" / "data" / f"arxiv_rss2_rss.arxiv.org_cs.{c}_trimmed.xml"
     for c in ("AI", "CL", "LG")
@@ -51,28 +53,6 @@ def build_listing(count: int) -> bytes:
         out.append(item.replace(old, f"2604.{60000 + n:05d}".encode()))
     out.append(b"</channel>\n</rss>\n")
     return b"".join(out)
-
-
-@contextlib.contextmanager
-def serve(body: bytes):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/rss/cs.AI"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def setup_django(var_dir: str) -> None:
@@ -129,7 +109,9 @@ def main() -> None:
 
         body = build_listing(args.items)
         empty()
-        with serve(body) as url:
+        with FeedServer() as feeds:  # the tests' loopback feed host
+            feeds.routes["/rss/cs.AI"] = Reply(body, headers={"Content-Type": RSS})
+            url = feeds.url("/rss/cs.AI")
             source = Source.objects.create(
                 name="bench: arXiv listing", kind=Source.Kind.ARXIV_LISTING, url=url
             )

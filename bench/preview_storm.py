@@ -27,6 +27,7 @@ import datetime as dt
 import os
 import random
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.data import hf_daily_json, make_papers, personal_topics  # noqa: E402
 from bench.web import start_gunicorn  # noqa: E402
+from tests.support import processes  # noqa: E402
 
 # Common starts of English words: each hostile line takes 16 of them, drawn at random, so
 # no two previews are alike and no cache answers for another.
@@ -147,6 +149,8 @@ def run(
             "VAR_DIR": var,
             "PYTHONPATH": str(checkout),
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            # Settings fail closed; a bench signs nothing that outlives it.
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         }
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
@@ -168,8 +172,7 @@ def run(
                 get(port, preview_path("diffusion models"))
             found = storm(port, limit)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            processes.stop(proc)
         # Then ordinary previews, the rate limit lifted so that one client can measure.
         unlimited = {**env, "PREVIEW_RATE_PER_IP": "1000000"}
         proc, port = start_gunicorn_in(checkout, unlimited, Path(var) / "ordinary.log", workers)
@@ -178,8 +181,7 @@ def run(
                 get(port, preview_path("diffusion models"))
             return found, ordinary(port, topics, count)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            processes.stop(proc)
 
 
 def start_gunicorn_in(checkout: Path, env: dict, log: Path, workers: int):

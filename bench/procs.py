@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import processes
 
 
 class Fleet:
@@ -37,16 +36,7 @@ class Fleet:
         """Start ``args`` as ``role``, its output in ``<log_dir>/<role>.log``."""
         log = self.log_dir / f"{role}.log"
         self.logs[role] = log
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=env,
-                stdout=kwargs.pop("stdout", out),
-                stderr=out,
-                start_new_session=True,  # Ctrl-C in the terminal reaches us, not them
-                **kwargs,
-            )
+        proc = processes.spawn(args, log, env, **kwargs)
         self.procs[role] = proc
         return proc
 
@@ -81,39 +71,28 @@ class Fleet:
         for number in range(1, count + 1):
             role = f"worker{number}"
             hostname = f"bench{number}-{uuid.uuid4().hex[:6]}@%h"
-            args = [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--loglevel", "INFO", "--concurrency", str(concurrency),
-                "--hostname", hostname, "--queues", "celery,ingest",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                *(f"--include={module}" for module in include),
-            ]  # fmt: skip
-            self.spawn(role, args, env)
+            queues = ("celery", "ingest")
+            self.spawn(
+                role, processes.celery_worker_command(hostname, concurrency, queues, include), env
+            )
             roles.append(role)
         deadline = time.monotonic() + timeout
         for role in roles:
-            while " ready." not in self.logs[role].read_text(errors="replace"):
-                if self.procs[role].poll() is not None or time.monotonic() > deadline:
-                    tail = self.logs[role].read_text(errors="replace")[-3000:]
-                    self.stop_all()
-                    raise RuntimeError(f"{role} did not start:\n{tail}")
-                time.sleep(0.2)
+            log = self.logs[role]
+            left = deadline - time.monotonic()
+            try:
+                processes.wait_until_ready(
+                    self.procs[role], processes.log_says(log, " ready."), log, left, role
+                )
+            except RuntimeError:
+                self.stop_all()
+                raise
         return roles
 
     def stop(self, role: str) -> None:
         proc = self.procs.pop(role, None)
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
+        if proc is not None:
+            processes.stop(proc)
 
     def stop_all(self) -> None:
         for role in list(self.procs):

@@ -21,15 +21,12 @@ minute and gives up after --timeout seconds.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import email
 import email.policy
 import logging
 import os
 import re
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.procs import Fleet  # noqa: E402
+from tests.support import processes  # noqa: E402
+from tests.support.processes import free_port, wait_for  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "hf_daily_papers_2026-08-20.json"
 READER = "smoke-reader@example.org"
@@ -73,22 +72,6 @@ class Mailbox:
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
             return [m for m in self.messages if address in str(m["To"])]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait(what: str, predicate, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise Failed(f"timed out waiting for {what}")
 
 
 def fresh_database(url: str) -> None:
@@ -145,7 +128,7 @@ def sign_up_and_confirm(site: str, topic_id: int, mailbox: Mailbox, say) -> None
     if not answer.url.endswith("/subscribe/sent/"):
         raise Failed(f"the signup form was not accepted: {answer.status_code} {answer.url}")
     say("  signed up through the form")
-    (confirmation,) = wait("the confirmation email", lambda: mailbox.to(READER), 30)
+    (confirmation,) = wait_for(lambda: mailbox.to(READER), 30, 0.5, "the confirmation email")
     link = re.search(rf"{re.escape(site)}/confirm/[^\s]+/", text_part(confirmation))
     assert link
     page = web.get(link.group(0), timeout=30)  # the token moves into the session, then a redirect
@@ -185,23 +168,19 @@ def run(args: argparse.Namespace, say=print) -> None:
         var = Path(tmp)
         smtp_port, web_port = free_port(), free_port()
         site = f"http://127.0.0.1:{web_port}"
-        env = {
-            **os.environ,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "SITE_URL": site,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "VAR_DIR": str(var),
-            "EMAIL_BACKEND": "smtp",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp_port),
-            "DEFAULT_FROM_EMAIL": "Paperwire <papers@example.org>",
-            "POSTAL_ADDRESS": "1 Smoke Lane, Testville",
-            "DISPATCH_EVERY_SECONDS": "2",
-            "LOG_LEVEL": "INFO",
-        }
+        env = processes.production_env(
+            site,
+            var,
+            DATABASE_URL=args.database_url,
+            REDIS_URL=args.redis_url,
+            EMAIL_BACKEND="smtp",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(smtp_port),
+            DEFAULT_FROM_EMAIL="Paperwire <papers@example.org>",
+            POSTAL_ADDRESS="1 Smoke Lane, Testville",
+            DISPATCH_EVERY_SECONDS="2",
+            LOG_LEVEL="INFO",
+        )
         for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
             env.pop(name, None)
         os.environ.update(env)
@@ -253,7 +232,13 @@ def run(args: argparse.Namespace, say=print) -> None:
                     ],
                     env,
                 )  # fmt: skip
-                wait("gunicorn", lambda: _answers(site), 60)
+                processes.wait_until_ready(
+                    fleet.procs["web"],
+                    lambda: processes.answers(f"{site}/healthz"),
+                    fleet.logs["web"],
+                    60,
+                    "gunicorn",
+                )
                 say("  gunicorn (DEBUG off), worker (celery,ingest) and beat are up")
 
                 sign_up_and_confirm(site, topic.pk, mailbox, say)
@@ -261,7 +246,7 @@ def run(args: argparse.Namespace, say=print) -> None:
                 if reader.status != Subscriber.Status.ACTIVE:
                     raise Failed(f"the reader is {reader.status}, not active")
                 Subscriber.objects.filter(pk=reader.pk).update(next_send_at=dt.datetime.now(dt.UTC))
-                wait("the digest", lambda: len(mailbox.to(READER)) >= 2, 90)
+                wait_for(lambda: len(mailbox.to(READER)) >= 2, 90, 0.5, "the digest")
                 time.sleep(8)  # four more dispatch ticks: none may send it again
                 messages = mailbox.to(READER)
                 digests = [m for m in messages if "List-Unsubscribe" in m]
@@ -285,14 +270,6 @@ def run(args: argparse.Namespace, say=print) -> None:
         say(f"  no token in any of {lines} log lines of {len(logs)} processes")
 
 
-def _answers(site: str) -> bool:
-    import requests
-
-    with contextlib.suppress(requests.RequestException):
-        return requests.get(f"{site}/healthz", timeout=5).status_code < 500
-    return False
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -308,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     timer.start()
     try:
         run(args)
-    except Failed as failure:
+    except (Failed, TimeoutError, RuntimeError) as failure:  # a check, a wait, a start
         print(f"FAILED: {failure}")
         return 1
     except KeyboardInterrupt:

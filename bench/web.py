@@ -24,13 +24,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import processes  # noqa: E402
+
 PAGES = ["/", "/subscribe/"]
 BASELINE = "/static/paperwire/site.css"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def ensure_database(url: str) -> None:
@@ -51,8 +55,7 @@ def manage(env: dict[str, str], *args: str) -> None:
 def start_gunicorn(
     env: dict[str, str], log: Path, workers: int, threads: int
 ) -> tuple[subprocess.Popen, int]:
-    out = log.open("wb")
-    proc = subprocess.Popen(
+    proc = processes.spawn(
         [
             sys.executable,
             "-m",
@@ -67,22 +70,23 @@ def start_gunicorn(
             "--logger-class",
             "accounts.redact.GunicornLogger",
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        log,
+        env,
+        cwd=ROOT,  # bench/preview_storm.py points ROOT at another checkout
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
-        if found and log.read_text().count("Booting worker") >= workers:
-            return proc, int(found.group(1))
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+
+    def listening() -> bool:
+        text = log.read_text()
+        return bool(LISTENING.search(text)) and text.count("Booting worker") >= workers
+
+    try:
+        processes.wait_until_ready(proc, listening, log, 30, "gunicorn")
+    except RuntimeError as error:
+        processes.stop(proc, kill=True)
+        raise SystemExit(str(error)) from None
+    port = LISTENING.search(log.read_text())
+    assert port  # listening() saw it
+    return proc, int(port.group(1))
 
 
 # wrk reports p50/p90/p99 by default; this prints the p95 the goal names as well.
@@ -125,8 +129,7 @@ def measure(env: dict[str, str], var: Path, args, script: Path, paths: list[str]
         load(port, "/", 2, args.clients, script)  # every worker imports and connects
         return {path: load(port, path, args.seconds, args.clients, script) for path in paths}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        processes.stop(proc)
 
 
 def main() -> int:

@@ -40,7 +40,8 @@ def act(client, path: str, action: str, *objects, **extra):
 
 @pytest.mark.worker
 def test_fetch_now_has_a_worker_ingest_the_source_and_the_run_shows_up(transactional_db, client):
-    from tests.support.workers import celery_worker, wait_for
+    from tests.support.processes import wait_for
+    from tests.support.workers import celery_worker
 
     login(client)
     with FeedServer() as server:
@@ -65,7 +66,8 @@ def test_fetch_now_has_a_worker_ingest_the_source_and_the_run_shows_up(transacti
 def test_the_fetch_now_button_on_a_source_page_has_a_worker_ingest_that_source(
     transactional_db, client
 ):
-    from tests.support.workers import celery_worker, wait_for
+    from tests.support.processes import wait_for
+    from tests.support.workers import celery_worker
 
     login(client)
     with FeedServer() as server:

@@ -28,7 +28,7 @@ from tests.support.delivery_world import (
     sending_to,
 )
 from tests.support.fake_provider import CUT, running
-from tests.support.workers import wait_for
+from tests.support.processes import wait_for
 
 LEASE = dt.timedelta(seconds=60)  # DIGEST_LEASE_SECONDS' default
 
@@ -216,35 +216,31 @@ def test_a_chunk_outliving_its_time_starts_no_send_after_it_and_releases_the_res
     assert all("time ran out" in d.error for d in released)
 
 
-@pytest.mark.django_db
-def test_a_take_over_records_what_the_provider_accepted_without_sending_it_again(
-    provider, monkeypatch, caplog
-):
-    list_papers()
-    people = due_subscribers(3)
-    ids = [p.pk for p in people]
+@pytest.fixture
+def crashed_chunk(monkeypatch):
+    """``crashed_chunk(crash, count)``: the day's papers listed, ``count`` subscribers due,
+    and their chunk sent at NOW by a worker that ``crash`` makes die mid-send. Returns the
+    subscribers; the patches are gone once it returns, as in the worker that takes over."""
+
+    def crash_a_chunk(crash, count: int = 1) -> list[Subscriber]:
+        list_papers()
+        people = due_subscribers(count)
+        with monkeypatch.context() as patch:
+            crash(patch)
+            with pytest.raises((ZeroDivisionError, OperationalError)):
+                delivery.send_chunk([p.pk for p in people], NOW)
+        return people
+
+    return crash_a_chunk
+
+
+def crash_when_the_database_goes_before_the_mark(patch) -> None:
+    """The provider accepted; the database connection dies before the answer is written."""
 
     def database_gone(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(delivery, "_record", database_gone)
-        with pytest.raises(OperationalError):
-            delivery.send_chunk(ids, NOW)
-
-    assert len(provider.accepted) == 3  # the provider has them; our commit did not happen
-    assert Digest.objects.filter(status=Digest.Status.CLAIMED).count() == 3
-    # Within the lease nobody touches the claims.
-    assert delivery.send_chunk(ids, NOW + LEASE / 2).counts == {"not_ours": 3}
-
-    after_lease = delivery.send_chunk(ids, NOW + LEASE + dt.timedelta(seconds=1))
-
-    # Counted as what they are: recovered from the rows' acceptance marks, none sent now.
-    assert after_lease.counts == {"recovered": 3}
-    assert "chunk taking over earlier claims: 3 recovered" in caplog.text
-    assert sorted(provider.recipients().values()) == [1, 1, 1]  # recorded, not sent again
-    for digest in Digest.objects.all():
-        assert digest.status == "sent" and digest.message_id and digest.items.exists()
+    patch.setattr(delivery, "_record", database_gone)
 
 
 def crash_after_the_answer_before_the_mark(patch) -> None:
@@ -264,18 +260,35 @@ def crash_after_leaving_before_the_request(patch) -> None:
 
 
 @pytest.mark.django_db
+def test_a_take_over_records_what_the_provider_accepted_without_sending_it_again(
+    provider, crashed_chunk, caplog
+):
+    people = crashed_chunk(crash_when_the_database_goes_before_the_mark, 3)
+    ids = [p.pk for p in people]
+
+    assert len(provider.accepted) == 3  # the provider has them; our commit did not happen
+    assert Digest.objects.filter(status=Digest.Status.CLAIMED).count() == 3
+    # Within the lease nobody touches the claims.
+    assert delivery.send_chunk(ids, NOW + LEASE / 2).counts == {"not_ours": 3}
+
+    after_lease = delivery.send_chunk(ids, NOW + LEASE + dt.timedelta(seconds=1))
+
+    # Counted as what they are: recovered from the rows' acceptance marks, none sent now.
+    assert after_lease.counts == {"recovered": 3}
+    assert "chunk taking over earlier claims: 3 recovered" in caplog.text
+    assert sorted(provider.recipients().values()) == [1, 1, 1]  # recorded, not sent again
+    for digest in Digest.objects.all():
+        assert digest.status == "sent" and digest.message_id and digest.items.exists()
+
+
+@pytest.mark.django_db
 def test_a_worker_lost_after_its_request_reached_the_provider_is_not_sent_twice(
-    provider, monkeypatch
+    provider, crashed_chunk
 ):
     """The request reached the provider and the worker died before recording the answer
     (SIGKILL 0 to 163 ms into the request, in the issue): the take-over asks the provider,
     which holds it, and records it as sent without sending it again."""
-    list_papers()
-    (ada,) = due_subscribers(1)
-    with monkeypatch.context() as patch:
-        crash_after_the_answer_before_the_mark(patch)
-        with pytest.raises(ZeroDivisionError):
-            delivery.send_chunk([ada.pk], NOW)
+    (ada,) = crashed_chunk(crash_after_the_answer_before_the_mark)
     assert provider.recipients() == {ada.email: 1}
 
     report = delivery.send_chunk([ada.pk], NOW + LEASE + dt.timedelta(seconds=1))
@@ -289,14 +302,9 @@ def test_a_worker_lost_after_its_request_reached_the_provider_is_not_sent_twice(
 
 @pytest.mark.django_db
 def test_a_worker_lost_before_its_request_left_is_sent_once_after_asking_the_provider(
-    provider, monkeypatch
+    provider, crashed_chunk
 ):
-    list_papers()
-    (ada,) = due_subscribers(1)
-    with monkeypatch.context() as patch:
-        crash_after_leaving_before_the_request(patch)
-        with pytest.raises(ZeroDivisionError):
-            delivery.send_chunk([ada.pk], NOW)
+    (ada,) = crashed_chunk(crash_after_leaving_before_the_request)
     assert provider.calls == []
 
     report = delivery.send_chunk([ada.pk], NOW + LEASE + dt.timedelta(seconds=1))
@@ -307,15 +315,10 @@ def test_a_worker_lost_before_its_request_left_is_sent_once_after_asking_the_pro
 
 @pytest.mark.django_db
 def test_a_digest_that_may_be_at_a_provider_that_cannot_be_asked_is_held_as_unknown(
-    monkeypatch, mailoutbox, settings
+    crashed_chunk, mailoutbox, settings
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # no lookup
-    list_papers()
-    (ada,) = due_subscribers(1)
-    with monkeypatch.context() as patch:
-        crash_after_leaving_before_the_request(patch)
-        with pytest.raises(ZeroDivisionError):
-            delivery.send_chunk([ada.pk], NOW)
+    (ada,) = crashed_chunk(crash_after_leaving_before_the_request)
 
     later = NOW + LEASE + dt.timedelta(seconds=1)
     report = delivery.send_chunk([ada.pk], later)
@@ -329,15 +332,10 @@ def test_a_digest_that_may_be_at_a_provider_that_cannot_be_asked_is_held_as_unkn
 
 @pytest.mark.django_db
 def test_a_provider_search_that_fails_is_asked_again_next_tick_then_the_digest_is_unknown(
-    provider, monkeypatch, settings
+    provider, crashed_chunk, monkeypatch, settings
 ):
     settings.DIGEST_MAX_ATTEMPTS = 2
-    list_papers()
-    (ada,) = due_subscribers(1)
-    with monkeypatch.context() as patch:
-        crash_after_leaving_before_the_request(patch)
-        with pytest.raises(ZeroDivisionError):
-            delivery.send_chunk([ada.pk], NOW)
+    (ada,) = crashed_chunk(crash_after_leaving_before_the_request)
 
     def search_down(digest_id):
         raise lookup.LookupFailed("Postmark message search: 503")
@@ -353,17 +351,12 @@ def test_a_provider_search_that_fails_is_asked_again_next_tick_then_the_digest_i
 
 @pytest.mark.django_db
 def test_a_killed_chunks_digests_are_taken_over_within_two_minutes_by_default(
-    provider, monkeypatch, settings
+    provider, crashed_chunk, settings
 ):
     # Defaults: a lease of a minute (renewed while the chunk runs) and a tick a minute.
     assert settings.DIGEST_LEASE_SECONDS + settings.DISPATCH_EVERY_SECONDS <= 120
-    list_papers()
-    people = due_subscribers(3)
+    people = crashed_chunk(crash_after_leaving_before_the_request, 3)
     ids = [p.pk for p in people]
-    with monkeypatch.context() as patch:
-        crash_after_leaving_before_the_request(patch)
-        with pytest.raises(ZeroDivisionError):
-            delivery.send_chunk(ids, NOW)
 
     tick = NOW + dt.timedelta(seconds=settings.DIGEST_LEASE_SECONDS + 1)
     assert delivery.due_subscriber_ids(tick) == ids

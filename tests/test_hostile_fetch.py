@@ -18,7 +18,7 @@ from digest.ingest.fetch import BlockedURL, FetchError, FetchTimeout, TooLarge, 
 from digest.ingest.store import ingest_source
 from digest.models import Source
 from tests.support.feedserver import FeedServer, Reply
-from tests.support.workers import wait_for
+from tests.support.processes import wait_for
 
 FEED = b'<rss version="2.0"><channel><item><title>T</title><guid>g1</guid></item></channel></rss>'
 

@@ -22,7 +22,8 @@ from digest.tasks import dispatch_due, send_digest_chunk
 from tests.support import workers
 from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env
 from tests.support.fake_provider import running
-from tests.support.workers import celery_worker, wait_for
+from tests.support.processes import wait_for
+from tests.support.workers import celery_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker]
 

@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from digest.models import Digest
 from digest.tasks import dispatch_due
 from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
 from tests.support.fake_provider import running
-from tests.support.workers import celery_worker, wait_for
+from tests.support.processes import free_port, wait_for
+from tests.support.workers import celery_worker
 
 QUEUE = "celery"  # Celery's default queue: a Redis list of that name
 
@@ -40,12 +40,6 @@ def redis_server_binary() -> str:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivateRedis:

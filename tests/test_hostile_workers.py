@@ -17,7 +17,8 @@ from digest.models import Digest
 from digest.tasks import dispatch_due, ping, send_digest_chunk
 from tests.support.delivery_world import NOW, due_subscribers, list_papers, postmark_env, sending_to
 from tests.support.fake_provider import running
-from tests.support.workers import celery_worker, purge_queue, stop_worker, wait_for
+from tests.support.processes import stop, wait_for
+from tests.support.workers import celery_worker, purge_queue
 
 LEASE = dt.timedelta(seconds=60)  # DIGEST_LEASE_SECONDS' default
 
@@ -36,7 +37,7 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_nothing_and_sends_nothing_
             send_digest_chunk.delay(ids, NOW.isoformat())
             wait_for(lambda: provider.parked and accepted.count() == 5, timeout=60)
             in_flight = provider.parked  # received whole, waiting for their answer
-            stop_worker(worker, kill=True)  # mid-batch, requests in flight
+            stop(worker, kill=True)  # mid-batch, requests in flight
         wait_for(lambda: provider.parked == 0, timeout=30)
         provider.release()
         # A real provider keeps a message whose sender died before reading the answer.
@@ -71,7 +72,7 @@ def test_two_dispatches_at_once_on_two_worker_processes_send_each_digest_once(tr
             assert [p.get(timeout=60) for p in [ping.delay(), ping.delay()]] == ["pong"] * 2
             wait_for(lambda: not Digest.objects.filter(status="claimed").exists(), timeout=30)
             # All work is done; a warm shutdown on the SQLite broker can take 20 s.
-            stop_worker(workers, kill=True)
+            stop(workers, kill=True)
 
         assert provider.recipients() == {p.email: 1 for p in people}
 

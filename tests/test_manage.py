@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core import mail
 from django.test import Client
@@ -91,26 +93,18 @@ def test_a_forwarded_digests_manage_link_cannot_download_or_delete_the_data(clie
     assert "my-data.json" in client.get("/manage/preferences/").content.decode()
 
 
-def test_a_manage_link_expires_after_30_days_and_offers_a_sign_in_link(client, monkeypatch):
-    import time
-
+def test_a_manage_link_expires_after_30_days_and_offers_a_sign_in_link(client):
     subscriber = make_subscriber()
-    real = time.time
-    monkeypatch.setattr("django.core.signing.time.time", lambda: real() - 31 * 86400)
-    link = links.manage_link(subscriber).removeprefix(settings.SITE_URL)
-    monkeypatch.setattr("django.core.signing.time.time", real)
+    with time_machine.travel(dt.timedelta(days=-31)):
+        link = links.manage_link(subscriber).removeprefix(settings.SITE_URL)
     page = client.get(link).content.decode()
     assert "This link has expired" in page and "Email me a new sign-in link" in page
 
 
-def test_it_expires_a_sign_in_link_after_an_hour(client, monkeypatch):
-    import time
-
+def test_it_expires_a_sign_in_link_after_an_hour(client):
     make_subscriber()
-    real = time.time
-    monkeypatch.setattr("django.core.signing.time.time", lambda: real() - 3601)
-    client.post("/manage/", {"email": "reader@example.org"})
-    monkeypatch.setattr("django.core.signing.time.time", real)
+    with time_machine.travel(dt.timedelta(seconds=-3601)):
+        client.post("/manage/", {"email": "reader@example.org"})
     response = client.post(emailed_link())
     assert "This link has expired" in response.content.decode()
     assert client.get("/manage/preferences/").status_code == 302

@@ -13,22 +13,17 @@ from __future__ import annotations
 import email
 import email.parser
 import email.policy
-import os
 import re
-import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import quote
 
-from django.db import connection
+from tests.support import processes
+from tests.support.processes import ROOT
+from tests.support.workers import test_database_url
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,24 +37,6 @@ CHROMIUM_ARGS = [
 # The file backend ends every message with this line.
 _SEPARATOR = b"\n" + b"-" * 79 + b"\n"
 _URL = re.compile(r"https?://[^\s\"<>]+")
-
-
-def database_url() -> str:
-    """The test database, as a DATABASE_URL another process can open."""
-    config = connection.settings_dict
-    if config["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{config['NAME']}"
-    user = quote(config.get("USER") or "", safe="")
-    password = f":{quote(config['PASSWORD'], safe='')}" if config.get("PASSWORD") else ""
-    host = config.get("HOST") or "127.0.0.1"
-    port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{quote(config['NAME'], safe='')}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -108,12 +85,7 @@ class Site:
             path.unlink()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        processes.stop(self.process)
 
 
 def text_of(message: EmailMessage) -> str:
@@ -138,45 +110,34 @@ def link_in(message: EmailMessage, path: str) -> str:
 
 def start(var: Path) -> Site:
     """Start the web process on a free port and wait until it answers /healthz."""
-    port = free_port()
+    port = processes.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SITE_URL": url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url(),
-        "VAR_DIR": str(var),
-        "EMAIL_BACKEND": "console",
+    env = processes.production_env(
+        url,
+        var,
+        DATABASE_URL=test_database_url(),
+        EMAIL_BACKEND="console",
         # No worker in this test: tasks (emails queued by the forms, "Fetch now") run in
         # the web process itself.
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LOG_LEVEL": "WARNING",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        LOG_LEVEL="WARNING",
         # One reader walks every journey in one day: more form emails than a real mailbox
         # gets (the limit itself is tested in tests/test_hostile_signup.py).
-        "FORM_EMAILS_PER_DAY": "50",
-    }
+        FORM_EMAILS_PER_DAY="50",
+    )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     var.mkdir(parents=True, exist_ok=True)
-    log = (var / "server.log").open("wb")
-    process = subprocess.Popen(
+    process = processes.spawn(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        var / "server.log",
+        env,
     )
     site = Site(url, env, var, process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return site
-        except OSError:
-            time.sleep(0.2)
-    site.stop()
-    raise RuntimeError(f"the web process did not start:\n{site.log.read_text()[-3000:]}")
+    try:
+        processes.wait_until_ready(
+            process, lambda: processes.answers(f"{url}/healthz"), site.log, 60, "the web process"
+        )
+    except RuntimeError:
+        site.stop()
+        raise
+    return site

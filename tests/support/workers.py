@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
 
 from config.celery import app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import processes
 
 
 def test_database_url() -> str:
@@ -30,10 +27,10 @@ def test_database_url() -> str:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
     host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
+    return f"postgres://{user}{password}@{host}/{quote(db['NAME'], safe='')}"
 
 
 def worker_env(**extra: str) -> dict[str, str]:
@@ -63,37 +60,15 @@ def celery_worker(
     """
     if purge:
         purge_queue()
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this block, read on failure
-        prefix="celery-worker-", suffix=".log", delete=False
-    )
+    handle, log = tempfile.mkstemp(prefix="celery-worker-", suffix=".log")  # read on failure
+    os.close(handle)
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            name,
-            "--queues",
-            ",".join(settings.WORKER_QUEUES),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=worker_env(**extra_env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc = processes.spawn(
+        processes.celery_worker_command(name, concurrency, settings.WORKER_QUEUES),
+        Path(log),
+        worker_env(**extra_env),
     )
-    proc.log_path = log.name  # type: ignore[attr-defined]  # ours, for a test to find the log
+    proc.log_path = log  # type: ignore[attr-defined]  # ours, for a test to find the log
     try:
         from digest.tasks import ping
 
@@ -102,31 +77,7 @@ def celery_worker(
             raise RuntimeError("worker answered the ping wrongly")
         yield proc
     except Exception:
-        print(Path(log.name).read_text()[-5000:])
+        print(processes.tail(Path(log), 5000))
         raise
     finally:
-        stop_worker(proc)
-
-
-def stop_worker(proc: subprocess.Popen, *, kill: bool = False) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+        processes.stop(proc)
