@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.models import DigestItem, Feedback, Paper, Topic
-from digest.search import embedding, ranking
+from digest.search import embedding, ranking, taste
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
 from digest.search.language import TopicSyntaxError
@@ -171,6 +171,33 @@ class DayIndex:
         self.numbers = itertools.count()
         self.whys: dict[tuple[str, str, int], Why] = {}
         self.lock = threading.Lock()
+        self.learner: taste.Learner | None = None
+
+    def taste(self, votes: Sequence[Vote]) -> taste.Taste | None:
+        """The model of a subscriber's votes over these papers; None without votes or
+        without matching by meaning (a small day, the model off): words only then."""
+        space = self.index.space
+        if not votes or space is None:
+            return None
+        with self.lock:
+            if self.learner is None:
+                self.learner = taste.Learner(space, self.popular)
+        liked, disliked, voted = [], [], set()
+        for vote in votes:
+            doc = self.number.get(vote.paper_id)
+            stored = None
+            if doc is None and vote.embedding_model == space.encoder.name:
+                stored = embedding.from_bytes(vote.embedding, space.encoder.dimensions)
+            vector = self.learner.place(doc, stored)
+            if doc is not None:
+                voted.add(doc)
+            if vector is None:
+                continue  # a paper embedded by no model or another one: it cannot teach
+            if vote.value > 0:
+                liked.append((vector, vote.title))
+            else:
+                disliked.append(vector)
+        return self.learner.taste(liked, disliked, frozenset(voted))
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
         """Fetch, in one query, the papers that "more like" topics name and we lack."""
@@ -445,21 +472,32 @@ def select_for_subscribers(
             if node is not None:
                 ranked = ranked_in(query, node, about, day)
                 chosen.setdefault(ranked.number, (label, ranked, node, about, query))
-        mine = votes.get(subscriber.pk)
+        liking = index.taste(votes.get(subscriber.pk, ()))
         picks = ranking.select(
             [ranked for _, ranked, _, _, _ in chosen.values()],
             cap=subscriber.max_papers,
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
-            taste=ranking.Taste.from_feedback(index.index, mine) if mine else None,
-            index=index.index,
+            taste=liking,
         )
         out[subscriber.pk] = [
-            index.match(score, doc, query, node, label, papers, about)
+            _liked_match(score, papers[doc], liking.closest_liked(doc))
+            if topic == ranking.BY_TASTE
+            else index.match(score, doc, query, node, label, papers, about)
             for score, doc, topic in picks
-            for label, _, node, about, query in [chosen[topic]]
+            for label, _, node, about, query in [chosen.get(topic, _NO_TOPIC)]
         ]
     return out
+
+
+# The label of a paper the subscriber's votes brought, in the email's topic chip.
+LIKED_LABEL = "papers you liked"
+_NO_TOPIC = ("", None, None, "", "")
+
+
+def _liked_match(score: float, paper: Paper, liked_title: str) -> Match:
+    """A paper no topic brought, added because it resembles ``liked_title``."""
+    return Match(paper, round(score, 4), LIKED_LABEL, (), DigestItem.Kind.FEEDBACK, liked_title)
 
 
 def _window(
@@ -518,13 +556,31 @@ def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[i
     return out
 
 
-def _votes(ids: list[int]) -> dict[int, list[tuple[Doc, int]]]:
-    rows = Feedback.objects.filter(subscriber_id__in=ids).values_list(
-        "subscriber_id", "value", "paper__title", "paper__abstract"
+@dataclass(frozen=True, slots=True)
+class Vote:
+    paper_id: int
+    value: int  # +1 more like this, -1 less like this
+    title: str
+    embedding: bytes | None
+    embedding_model: str
+
+
+def _votes(ids: list[int]) -> dict[int, list[Vote]]:
+    rows = (
+        Feedback.objects.filter(subscriber_id__in=ids)
+        .order_by("pk")
+        .values_list(
+            "subscriber_id",
+            "paper_id",
+            "value",
+            "paper__title",
+            "paper__embedding",
+            "paper__embedding_model",
+        )
     )
-    out: dict[int, list[tuple[Doc, int]]] = {}
-    for subscriber_id, value, title, abstract in rows:
-        out.setdefault(subscriber_id, []).append((Doc(title, abstract or ""), value))
+    out: dict[int, list[Vote]] = {}
+    for subscriber_id, *vote in rows:
+        out.setdefault(subscriber_id, []).append(Vote(*vote))
     return out
 
 
