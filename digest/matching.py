@@ -182,22 +182,18 @@ class DayIndex:
         with self.lock:
             if self.learner is None:
                 self.learner = taste.Learner(space, self.popular)
-        liked, disliked, voted = [], [], set()
-        for vote in votes:
-            doc = self.number.get(vote.paper_id)
-            stored = None
-            if doc is None and vote.embedding_model == space.encoder.name:
-                stored = embedding.from_bytes(vote.embedding, space.encoder.dimensions)
-            vector = self.learner.place(doc, stored)
-            if doc is not None:
-                voted.add(doc)
-            if vector is None:
-                continue  # a paper embedded by no model or another one: it cannot teach
-            if vote.value > 0:
-                liked.append((vector, vote.title))
-            else:
-                disliked.append(vector)
-        return self.learner.taste(liked, disliked, frozenset(voted))
+        return self.learner.taste(
+            [
+                taste.Vote(
+                    vote.paper_id,
+                    vote.value,
+                    vote.title,
+                    self.number.get(vote.paper_id),
+                    vote.embedding if vote.embedding_model == space.encoder.name else None,
+                )
+                for vote in votes
+            ]
+        )
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
         """Fetch, in one query, the papers that "more like" topics name and we lack."""
@@ -479,6 +475,7 @@ def select_for_subscribers(
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
             taste=liking,
+            inside=windows[day],
         )
         out[subscriber.pk] = [
             _liked_match(score, papers[doc], liking.closest_liked(doc))

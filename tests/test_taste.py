@@ -91,6 +91,17 @@ def test_a_paper_voted_on_or_already_sent_is_never_added(day, monkeypatch):
     assert not set(LIKED) & set(added[0] + added[1])
 
 
+def test_a_paper_older_than_the_subscribers_window_is_never_added(day, monkeypatch):
+    monkeypatch.setattr(taste, "ADD_Z", 2.0)
+    fan = reader("fan@example.com", own="negative sampling")
+    vote(fan, LIKED, 1)
+    papers = today(day)
+    new = dt.date(2025, 8, 29)
+    listed = {p.pk: new - dt.timedelta(days=7) if p.key in UNLEARNING else new for p in papers}
+    result = select_for_subscribers([fan], papers, since={fan.pk: new}, listed=listed)
+    assert result[fan.pk] and all(m.kind != "feedback" for m in result[fan.pk])
+
+
 def test_a_disliked_papers_neighbours_go_down_and_out_of_a_full_digest(day):
     plain = reader("plain@example.com", own="unlearning, continual learning", max_papers=6)
     critic = reader("critic@example.com", own="unlearning, continual learning", max_papers=6)

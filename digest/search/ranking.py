@@ -72,9 +72,12 @@ def select(
     min_score: float = 0.0,
     exclude: frozenset[int] | set[int] = frozenset(),
     taste: Taste | None = None,
+    inside: Sequence[bool] | None = None,
 ) -> list[tuple[float, int, int]]:
     """A subscriber's best ``cap`` papers over their topics, as (score, paper, topic):
     each paper once, under the topic that scored it highest, never one in ``exclude``.
+    ``inside`` is the subscriber's window (see ``within``), which the topics' lists
+    already respect, for the papers a taste adds.
 
     Only the heads of the topics' sorted lists are merged, so the cost grows with
     ``cap``, not with the number of matches. A taste re-ranks the best TASTE_POOL times
@@ -102,8 +105,11 @@ def select(
                 break
     if taste is None:
         return out
-    adjusted = [(score + taste.adjust(doc), doc, topic) for score, doc, topic in out]
-    added = [(s, doc, BY_TASTE) for s, doc in taste.additions(seen) if s >= min_score]
+    moved = taste.adjust([doc for _, doc, _ in out]) if out else []
+    adjusted = [(s + by, doc, topic) for (s, doc, topic), by in zip(out, moved, strict=True)]
+    added = [
+        (score, doc, BY_TASTE) for score, doc in taste.additions(seen, inside) if score >= min_score
+    ]
     kept = [entry for entry in adjusted if entry[0] >= min_score]
     kept.sort(key=lambda entry: (-entry[0], entry[1]))
     chosen = kept[: max(cap - len(added), 0)] + added[:cap]
