@@ -26,6 +26,7 @@ import random
 import re
 import resource
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,11 +85,12 @@ class Timing:
 
 def engine(
     index: PaperIndex, crowd: Sequence[Reader], history: Sequence[tuple[str, bytes]]
-) -> tuple[int, Timing, Timing]:
+) -> tuple[Counter[str], Timing, Timing]:
     """Match, rank and cut for every reader: each distinct topic parsed, evaluated and
     ranked once, then each reader's lists merged and cut, with their votes' model when
     they voted (``history``: the earlier days' papers as title and stored embedding).
-    Returns the number of papers picked and the time of each of the two stages."""
+    Returns the papers picked (and of them, added by votes) and the time of each of the
+    two stages."""
     popular = ranking.popularity(index.docs)
     results: dict[str, ranking.Ranked] = {}
     nodes: dict[str, tl.Node | None] = {}
@@ -102,7 +104,7 @@ def engine(
         for query, node in nodes.items():
             hits = index.topic(node, about=ABOUT.get(query, "")) if node is not None else {}
             results[query] = ranking.rank(hits, popular, len(results))
-    picked = 0
+    picked: Counter[str] = Counter()
     by_number = {ranked.number: query for query, ranked in results.items()}
     whys: dict[tuple[str, int], object] = {}  # as digest.matching.DayIndex.match keeps them
     learner = None
@@ -126,7 +128,8 @@ def engine(
                 query = by_number[number]
                 if (query, doc) not in whys:
                     whys[query, doc] = index.explain(nodes[query], doc, about=ABOUT.get(query, ""))
-            picked += len(picks)
+            picked["papers"] += len(picks)
+            picked["added"] += sum(1 for pick in picks if pick[2] == ranking.BY_TASTE)
     return picked, topics, readers
 
 
@@ -161,7 +164,7 @@ def say(line: str) -> None:
 _shared: dict[str, object] = {}
 
 
-def _run_share(part: int) -> tuple[int, float, float]:
+def _run_share(part: int) -> tuple[Counter[str], float, float]:
     crowd, parts = _shared["crowd"], _shared["parts"]
     size = -(-len(crowd) // parts)
     picked, topics, cut = engine(
@@ -172,9 +175,10 @@ def _run_share(part: int) -> tuple[int, float, float]:
 
 def run(
     index: PaperIndex, crowd: list[Reader], history: list[tuple[str, bytes]], processes: int
-) -> tuple[int, float, float, float]:
-    """(papers picked, wall seconds, CPU in topics, CPU in merge and cut) with the readers
-    split over ``processes`` forked processes, as Celery worker processes split chunks."""
+) -> tuple[Counter[str], float, float, float]:
+    """(papers picked and added by votes, wall seconds, CPU in topics, CPU in merge and
+    cut) with the readers split over ``processes`` forked processes, as Celery worker
+    processes split chunks."""
     if processes == 1:
         picked, topics, cut = engine(index, crowd, history)
         return picked, topics.wall + cut.wall, topics.cpu, cut.cpu
@@ -182,7 +186,7 @@ def run(
     with multiprocessing.get_context("fork").Pool(processes) as pool, Timing() as wall:
         results = pool.map(_run_share, range(processes))
     return (
-        sum(r[0] for r in results),
+        sum((r[0] for r in results), Counter()),
         wall.wall,
         sum(r[1] for r in results),
         sum(r[2] for r in results),
@@ -248,7 +252,8 @@ def main() -> None:
                         f"{mode}, {voted:,} voted: {count:>7,} subscribers x {TOPICS_EACH} "
                         f"topics, {processes} process(es): {took:.2f} s{met if goal else ''}; "
                         f"CPU {topics:.2f} s in {distinct:,} distinct topics + {cut:.2f} s "
-                        f"merging, cutting and explaining; {picked:,} papers picked"
+                        f"merging, cutting and explaining; {picked['papers']:,} papers picked, "
+                        f"{picked['added']:,} of them added by votes"
                     )
     say(
         f"peak memory: {peak_mib():.0f} MiB in the main process, "

@@ -173,27 +173,15 @@ class DayIndex:
         self.lock = threading.Lock()
         self.learner: taste.Learner | None = None
 
-    def taste(self, votes: Sequence[Vote]) -> taste.Taste | None:
+    def taste(self, votes: Sequence[taste.Vote]) -> taste.Taste | None:
         """The model of a subscriber's votes over these papers; None without votes or
         without matching by meaning (a small day, the model off): words only then."""
-        space = self.index.space
-        if not votes or space is None:
+        if not votes or self.index.space is None:
             return None
         with self.lock:
             if self.learner is None:
-                self.learner = taste.Learner(space, self.popular)
-        return self.learner.taste(
-            [
-                taste.Vote(
-                    vote.paper_id,
-                    vote.value,
-                    vote.title,
-                    self.number.get(vote.paper_id),
-                    vote.embedding if vote.embedding_model == space.encoder.name else None,
-                )
-                for vote in votes
-            ]
-        )
+                self.learner = taste.Learner(self.index.space, self.popular)
+        return self.learner.taste(votes)
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
         """Fetch, in one query, the papers that "more like" topics name and we lack."""
@@ -413,7 +401,7 @@ def select_for_subscribers(
     index = day_index(papers)
     topics = _topics_by_subscriber(ids)
     sent = _sent(ids, papers, index.number)
-    votes = _votes(ids)
+    votes = _votes(ids, index)
 
     parsed: dict[str, tl.Node | None] = {}
     wanted: dict[int, list[tuple[str, str, str]]] = {}
@@ -477,19 +465,18 @@ def select_for_subscribers(
             taste=liking,
             inside=windows[day],
         )
-        out[subscriber.pk] = [
-            _liked_match(score, papers[doc], liking.closest_liked(doc))
-            if topic == ranking.BY_TASTE
-            else index.match(score, doc, query, node, label, papers, about)
-            for score, doc, topic in picks
-            for label, _, node, about, query in [chosen.get(topic, _NO_TOPIC)]
-        ]
+        matches = out[subscriber.pk] = []
+        for score, doc, topic in picks:
+            if topic == ranking.BY_TASTE:
+                matches.append(_liked_match(score, papers[doc], liking.closest_liked(doc)))
+            else:
+                label, _, node, about, query = chosen[topic]
+                matches.append(index.match(score, doc, query, node, label, papers, about))
     return out
 
 
 # The label of a paper the subscriber's votes brought, in the email's topic chip.
 LIKED_LABEL = "papers you liked"
-_NO_TOPIC = ("", None, None, "", "")
 
 
 def _liked_match(score: float, paper: Paper, liked_title: str) -> Match:
@@ -553,16 +540,11 @@ def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[i
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
-    paper_id: int
-    value: int  # +1 more like this, -1 less like this
-    title: str
-    embedding: bytes | None
-    embedding_model: str
-
-
-def _votes(ids: list[int]) -> dict[int, list[Vote]]:
+def _votes(ids: list[int], index: DayIndex) -> dict[int, list[taste.Vote]]:
+    """Per subscriber, their votes as the model reads them: a paper of the day by its
+    number there, another by its stored embedding if the running model made it."""
+    space = index.index.space
+    model = space.encoder.name if space is not None else None
     rows = (
         Feedback.objects.filter(subscriber_id__in=ids)
         .order_by("pk")
@@ -575,9 +557,11 @@ def _votes(ids: list[int]) -> dict[int, list[Vote]]:
             "paper__embedding_model",
         )
     )
-    out: dict[int, list[Vote]] = {}
-    for subscriber_id, *vote in rows:
-        out.setdefault(subscriber_id, []).append(Vote(*vote))
+    out: dict[int, list[taste.Vote]] = {}
+    for subscriber_id, paper_id, value, title, stored, embedded_by in rows:
+        doc = index.number.get(paper_id)
+        stored = stored if doc is None and embedded_by == model else None
+        out.setdefault(subscriber_id, []).append(taste.Vote(paper_id, value, title, doc, stored))
     return out
 
 
