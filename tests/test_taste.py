@@ -75,6 +75,7 @@ def test_a_liked_papers_neighbour_no_topic_found_arrives_because_you_liked_it(
     digest = sent_digest(fan, matches)
     email = render_digest(fan, matches, digest=digest)
     assert f'Why: because you liked "{added[0].sentence}"' in email.text
+    assert email.subject.endswith("on negative sampling, papers you liked")
     page = client.get(webview_path(email.html)).content.decode()
     assert f"Why: because you liked &quot;{added[0].sentence}&quot;" in page
 
@@ -164,3 +165,29 @@ def test_match_shows_a_subscribers_digest_with_the_kind_feedback(day, capsys, mo
     added = [row for row in rows if row["kind"] == "feedback"]
     assert added and added[0]["why"].startswith('because you liked "')
     assert added[0]["topic"] == "papers you liked"
+
+
+class Liking:
+    """A taste that moves nothing and adds papers 98 and 99."""
+
+    def adjust(self, docs):
+        return [0.0] * len(docs)
+
+    def additions(self, taken, inside=None):
+        return [(0.9, 99), (0.8, 98)]
+
+
+def test_added_papers_take_free_places_and_at_most_half_of_a_full_digest():
+    from digest.search.ranking import BY_TASTE, Ranked, select
+
+    three = Ranked([(-0.7, 1, 0), (-0.6, 2, 0), (-0.5, 3, 0)], 0)
+    added = [(0.9, 99, BY_TASTE), (0.8, 98, BY_TASTE)]
+    assert select([three], cap=1, taste=Liking()) == [(0.7, 1, 0)]
+    assert select([Ranked([], 0)], cap=1, taste=Liking()) == added[:1]
+    assert select([three], cap=4, taste=Liking()) == [*added, (0.7, 1, 0), (0.6, 2, 0)]
+    assert select([three], cap=10, taste=Liking()) == [
+        *added,
+        (0.7, 1, 0),
+        (0.6, 2, 0),
+        (0.5, 3, 0),
+    ]

@@ -82,7 +82,7 @@ def select(
     Only the heads of the topics' sorted lists are merged, so the cost grows with
     ``cap``, not with the number of matches. A taste re-ranks the best TASTE_POOL times
     ``cap`` and may add papers no topic brought, under the topic number BY_TASTE, in
-    place of the last ones."""
+    free places or in place of the last ones (up to half the digest)."""
     if cap <= 0:
         return []
     wanted = cap * TASTE_POOL if taste is not None else cap
@@ -112,6 +112,9 @@ def select(
     ]
     kept = [entry for entry in adjusted if entry[0] >= min_score]
     kept.sort(key=lambda entry: (-entry[0], entry[1]))
-    chosen = kept[: max(cap - len(added), 0)] + added[:cap]
+    # Added papers fill free places, and take at most half of a full digest's: a digest of
+    # one paper keeps the topics' best.
+    added = added[: max(cap - len(kept), cap // 2)]
+    chosen = kept[: cap - len(added)] + added
     chosen.sort(key=lambda entry: (-entry[0], entry[1]))
     return chosen
