@@ -36,8 +36,8 @@ from digest.search.embedding import from_bytes
 from digest.search.meaning import Space
 from digest.search.ranking import blend
 
-# Chosen on the dev topics of tests/data/relevance-judged.json by tests/test_feedback.py's
-# simulation (docs/matching.md, "Feedback").
+# Chosen on the dev topics of tests/data/relevance-judged.json by the simulation of
+# tests/test_feedback_relevance.py (docs/matching.md, "Feedback").
 RIDGE = 30.0  # times the mean variance of the day's papers: how far from a plain centroid
 DISLIKED_WEIGHT = 1.0  # a disliked paper against the whole day as negatives
 FEEDBACK = 0.1  # the most a score moves up or down
