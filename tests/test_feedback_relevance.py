@@ -56,6 +56,7 @@ def simulate(split: str) -> list[tuple[str, set[str], set[str], set[str], set[st
     papers = list(Paper.objects.order_by("pk"))
     one = [p for p in papers if first_day(p.key)]
     two = [p for p in papers if not first_day(p.key)]
+    print(f"\n{split}: {len(one)} papers on the first day, {len(two)} on the second")
     topics = [t for t in JUDGED if t["split"] == split]
     readers = [reader(n, t) for n, t in enumerate(topics)]
     shown = select_for_subscribers(readers, one)
