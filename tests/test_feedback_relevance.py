@@ -32,7 +32,7 @@ from tests.test_relevance import JUDGED, all_sample_papers  # noqa: F401 (a fixt
 
 # (precision, recall) overall on the second day, with feedback. Without it: dev 0.839 /
 # 0.571, held-out 0.800 / 0.556.
-BARS = {"dev": (0.84, 0.58), "heldout": (0.82, 0.63)}
+BARS = {"dev": (0.84, 0.59), "heldout": (0.82, 0.63)}
 
 
 def first_day(key: str) -> bool:

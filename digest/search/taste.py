@@ -43,7 +43,7 @@ DISLIKED_WEIGHT = 1.0  # a disliked paper against the whole day as negatives
 FEEDBACK = 0.1  # the most a score moves up or down
 Z_FULL = 3.0  # the z-score that moves a score by all of FEEDBACK
 ADD_Z = 3.0  # the z-score from which a paper no topic found joins
-MIN_LIKES = 2
+MIN_LIKES = 1
 MOST_ADDED = 2
 NEAR = 50  # papers added are looked for among this many closest to each liked one
 # Voted papers kept placed (about 11 kB each with 2,500 papers of the day: 110 MB at most).
