@@ -30,6 +30,7 @@ class NaiveMatch:
     topic: str
     terms: tuple[str, ...]
     why: str
+    kind: str = "words"
 
 
 def _topic_regexes(query: str) -> list[tuple[str, re.Pattern, list[re.Pattern]]]:

@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.models import Digest, DigestItem, Feedback, Paper, PaperQuerySet, Topic
-from digest.search import embedding, ranking
+from digest.search import embedding, ranking, taste
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
 from digest.search.language import TopicSyntaxError
@@ -176,6 +176,17 @@ class DayIndex:
         self.numbers = itertools.count()
         self.whys: dict[tuple[str, str, int], Why] = {}
         self.lock = threading.Lock()
+        self.learner: taste.Learner | None = None
+
+    def taste(self, votes: Sequence[taste.Vote]) -> taste.Taste | None:
+        """The model of a subscriber's votes over these papers; None without votes or
+        without matching by meaning (a small day, the model off): words only then."""
+        if not votes or self.index.space is None:
+            return None
+        with self.lock:
+            if self.learner is None:
+                self.learner = taste.Learner(self.index.space, self.popular)
+        return self.learner.taste(votes)
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
         """Fetch, in one query, the papers that "more like" topics name and we lack."""
@@ -397,7 +408,7 @@ def select_for_subscribers(
     index = day_index(papers)
     topics = _topics_by_subscriber(ids)
     sent = _sent(ids, papers, index.number)
-    votes = _votes(ids)
+    votes = _votes(ids, index)
 
     parsed: dict[str, tl.Node | None] = {}
     wanted: dict[int, list[tuple[str, str, str]]] = {}
@@ -456,21 +467,33 @@ def select_for_subscribers(
             if node is not None:
                 ranked = ranked_in(query, node, about, day)
                 chosen.setdefault(ranked.number, (label, ranked, node, about, query))
-        mine = votes.get(subscriber.pk)
+        liking = index.taste(votes.get(subscriber.pk, ()))
         picks = ranking.select(
             [ranked for _, ranked, _, _, _ in chosen.values()],
             cap=subscriber.max_papers,
             min_score=subscriber.min_score,
             exclude=sent.get(subscriber.pk, frozenset()),
-            taste=ranking.Taste.from_feedback(index.index, mine) if mine else None,
-            index=index.index,
+            taste=liking,
+            inside=windows[day],
         )
-        out[subscriber.pk] = [
-            index.match(score, doc, query, node, label, papers, about)
-            for score, doc, topic in picks
-            for label, _, node, about, query in [chosen[topic]]
-        ]
+        matches = out[subscriber.pk] = []
+        for score, doc, topic in picks:
+            if topic == ranking.BY_TASTE:
+                assert liking is not None  # only a taste adds papers
+                matches.append(_liked_match(score, papers[doc], liking.closest_liked(doc)))
+            else:
+                label, _, node, about, query = chosen[topic]
+                matches.append(index.match(score, doc, query, node, label, papers, about))
     return out
+
+
+# The label of a paper the subscriber's votes brought, in the email's topic chip.
+LIKED_LABEL = "papers you liked"
+
+
+def _liked_match(score: float, paper: Paper, liked_title: str) -> Match:
+    """A paper no topic brought, added because it resembles ``liked_title``."""
+    return Match(paper, round(score, 4), LIKED_LABEL, (), DigestItem.Kind.FEEDBACK, liked_title)
 
 
 def _window(
@@ -533,13 +556,28 @@ def _sent(ids: list[int], papers: list[Paper], number: dict[int, int]) -> dict[i
     return out
 
 
-def _votes(ids: list[int]) -> dict[int, list[tuple[Doc, int]]]:
-    rows = Feedback.objects.filter(subscriber_id__in=ids).values_list(
-        "subscriber_id", "value", "paper__title", "paper__abstract"
+def _votes(ids: list[int], index: DayIndex) -> dict[int, list[taste.Vote]]:
+    """Per subscriber, their votes as the model reads them: a paper of the day by its
+    number there, another by its stored embedding if the running model made it."""
+    space = index.index.space
+    model = space.encoder.name if space is not None else None
+    rows = (
+        Feedback.objects.filter(subscriber_id__in=ids)
+        .order_by("pk")
+        .values_list(
+            "subscriber_id",
+            "paper_id",
+            "value",
+            "paper__title",
+            "paper__embedding",
+            "paper__embedding_model",
+        )
     )
-    out: dict[int, list[tuple[Doc, int]]] = {}
-    for subscriber_id, value, title, abstract in rows:
-        out.setdefault(subscriber_id, []).append((Doc(title, abstract or ""), value))
+    out: dict[int, list[taste.Vote]] = {}
+    for subscriber_id, paper_id, value, title, stored, embedded_by in rows:
+        doc = index.number.get(paper_id)
+        stored = stored if doc is None and embedded_by == model else None
+        out.setdefault(subscriber_id, []).append(taste.Vote(paper_id, value, title, doc, stored))
     return out
 
 

@@ -34,7 +34,7 @@ def test_the_search_package_loads_without_django_installed_in_the_process():
     code = (
         "import sys; sys.modules['django'] = None\n"
         "import digest.search.index, digest.search.language, digest.search.ranking\n"
-        "import digest.search.text\n"
+        "import digest.search.taste, digest.search.text\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 

@@ -55,3 +55,11 @@ class TestMatchCommand:
     def test_it_rejects_a_bad_date(self, papers):
         with pytest.raises(CommandError, match="YYYY-MM-DD"):
             run("experts", "--date", "29/08/2025")
+
+    def test_it_wants_a_topic_or_a_subscriber_and_names_one_it_does_not_know(self, papers):
+        with pytest.raises(CommandError, match="a topic or --subscriber"):
+            run()
+        with pytest.raises(CommandError, match="a topic or --subscriber"):
+            run("experts", "--subscriber", "ada@example.org")
+        with pytest.raises(CommandError, match=r"No subscriber 'ada@example\.org'"):
+            run("--subscriber", "ada@example.org")

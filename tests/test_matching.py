@@ -171,17 +171,3 @@ class TestRanking:
             p for p in ranking.select(topics, cap=10) if p[1] not in {0, 2}
         ]
         assert all(s >= 0.5 for s, _, _ in ranking.select(topics, cap=10, min_score=0.5))
-
-    def test_it_moves_ranking_toward_liked_papers_and_away_from_disliked(self, index):
-        popular = [0.0] * len(index.docs)
-        topics = [ranking.rank(index.evaluate(tl.parse("unlearning")), popular)]
-        plain = ranking.select(topics, cap=2)
-        liked = Doc("Certified unlearning of linear models", "Linear models, certified.")
-
-        def first(value: int) -> int:
-            taste = ranking.Taste.from_feedback(index, [(liked, value)])
-            return ranking.select(topics, cap=2, taste=taste, index=index)[0][1]
-
-        assert first(1) == 3
-        assert first(-1) == 2
-        assert {d for _, d, _ in plain} == {2, 3}

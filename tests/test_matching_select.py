@@ -119,18 +119,6 @@ class TestSelectForSubscribers:
         assert len(result[capped.pk]) == 2
         assert result[strict.pk] == []
 
-    def test_it_moves_papers_like_the_liked_ones_up(self, papers):
-        plain = subscriber("plain@example.com", own="unlearning")
-        fan = subscriber("fan@example.com", own="unlearning")
-        liked = paper("liked", "A survey of unlearning methods", "Survey, reviewed methods.")
-        Feedback.objects.create(subscriber=fan, paper=liked, value=1)
-        Feedback.objects.create(subscriber=fan, paper=papers[3], value=-1)
-        result = select_for_subscribers([plain, fan], papers)
-        assert [m.paper.key for m in result[fan.pk]] == ["p3", "p4"]
-        assert (
-            result[fan.pk][0].score > dict((m.paper.key, m.score) for m in result[plain.pk])["p3"]
-        )
-
     def test_it_skips_a_topic_that_does_not_parse_and_logs_it(self, papers, caplog):
         alice = subscriber("alice@example.com", own='"unclosed\nunlearning -survey')
         result = select_for_subscribers([alice], papers)

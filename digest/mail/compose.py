@@ -71,6 +71,8 @@ class MatchLike(Protocol):
     @property
     def terms(self) -> Sequence[str]: ...
     @property
+    def kind(self) -> str: ...
+    @property
     def why(self) -> str: ...
 
 
@@ -221,9 +223,10 @@ def typed_topics(subscriber: Subscriber) -> frozenset[str]:
 
 
 def topics_of(matches: Sequence[MatchLike], typed: frozenset[str] = frozenset()) -> list[str]:
-    """The distinct topics of the matches, in the order of their best match."""
+    """The distinct topics of the matches, in the order of their best match; papers
+    added by the reader's votes ("papers you liked") come after the reader's topics."""
     topics: list[str] = []
-    for match in matches:
+    for match in sorted(matches, key=lambda match: match.kind == "feedback"):
         topic = excerpt(topic_name(match.topic, typed), 40)
         if topic and topic not in topics:
             topics.append(topic)

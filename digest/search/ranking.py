@@ -1,32 +1,30 @@
-"""Scores, feedback and the per-subscriber cut. Plain Python, no Django imports.
+"""Scores and the per-subscriber cut. Plain Python, no Django imports.
 
     score = (1 - POPULARITY) * r / (r + HALF) + POPULARITY * ln(1 + upvotes) / ln(1 + top)
 
 where r is the topic's relevance (BM25F, see paper_index.py) and ``top`` the most upvotes
-of any paper of the day. A subscriber's feedback then adds up to +/- FEEDBACK:
-
-    score += FEEDBACK * (cos(paper, liked) - cos(paper, disliked))
-
-with ``liked`` and ``disliked`` the sums of the tf-idf vectors of the papers they gave
-a thumbs up or down. Scores lie in [0, 1] before feedback, so ``min_score`` reads as a
-fraction.
+of any paper of the day. Scores lie in [0, 1], so ``min_score`` reads as a fraction. A
+subscriber's votes then move scores and may add papers (``digest.search.taste``).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from typing import TYPE_CHECKING
 
-from digest.search.index import Doc, Hits, PaperIndex, cosine
+from digest.search.index import Doc, Hits
+
+if TYPE_CHECKING:
+    from digest.search.taste import Taste
 
 POPULARITY = 0.25
 HALF = 2.0  # the relevance at which the relevance part is half its maximum
-FEEDBACK = 0.3
+# With a taste, the best TASTE_POOL times the cap are re-ranked: room for papers to move.
 TASTE_POOL = 3
-TASTE_TERMS = 50
+# The topic number of a paper the taste added (topics are numbered from 0).
+BY_TASTE = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,36 +65,6 @@ def blend(relevance: float, popular: float) -> float:
     return (1 - POPULARITY) * relevance / (relevance + HALF) + POPULARITY * popular
 
 
-@dataclass(frozen=True, slots=True)
-class Taste:
-    """A subscriber's feedback as two term vectors."""
-
-    liked: dict[str, float]
-    disliked: dict[str, float]
-
-    @classmethod
-    def from_feedback(cls, index: PaperIndex, votes: Iterable[tuple[Doc, int]]) -> Taste:
-        liked: dict[str, float] = {}
-        disliked: dict[str, float] = {}
-        for doc, value in votes:
-            target = liked if value > 0 else disliked
-            for stem, weight in index.vector_of(doc).items():
-                target[stem] = target.get(stem, 0.0) + weight
-        return cls(_unit(liked), _unit(disliked))
-
-    def adjust(self, index: PaperIndex, doc: int) -> float:
-        vector = index.vectors()[doc]
-        return FEEDBACK * (cosine(self.liked, vector) - cosine(self.disliked, vector))
-
-
-def _unit(vector: dict[str, float]) -> dict[str, float]:
-    """The TASTE_TERMS heaviest words, scaled to unit length: what characterises the
-    papers, and a short vector keeps the similarity cheap."""
-    kept = heapq.nlargest(TASTE_TERMS, vector.items(), key=itemgetter(1))
-    norm = math.sqrt(sum(w * w for _, w in kept)) or 1.0
-    return {stem: w / norm for stem, w in kept}
-
-
 def select(
     topics: Sequence[Ranked],
     *,
@@ -104,17 +72,20 @@ def select(
     min_score: float = 0.0,
     exclude: frozenset[int] | set[int] = frozenset(),
     taste: Taste | None = None,
-    index: PaperIndex | None = None,
+    inside: Sequence[bool] | None = None,
 ) -> list[tuple[float, int, int]]:
     """A subscriber's best ``cap`` papers over their topics, as (score, paper, topic):
     each paper once, under the topic that scored it highest, never one in ``exclude``.
+    ``inside`` is the subscriber's window (see ``within``), which the topics' lists
+    already respect, for the papers a taste adds.
 
     Only the heads of the topics' sorted lists are merged, so the cost grows with
-    ``cap``, not with the number of matches. Feedback re-ranks the best TASTE_POOL
-    times ``cap``."""
+    ``cap``, not with the number of matches. A taste re-ranks the best TASTE_POOL times
+    ``cap`` and may add papers no topic brought, under the topic number BY_TASTE, in
+    free places or in place of the last ones (up to half the digest)."""
     if cap <= 0:
         return []
-    wanted = cap * TASTE_POOL if taste is not None and index is not None else cap
+    wanted = cap * TASTE_POOL if taste is not None else cap
     # A paper among the best ``wanted`` of the merge is among the best ``wanted`` of its
     # own topic, or ``wanted`` plus the excluded ones; so the heads of the lists suffice.
     head = wanted + len(exclude)
@@ -125,16 +96,25 @@ def select(
     out: list[tuple[float, int, int]] = []
     seen = set(exclude)
     for negative, doc, topic in merged:
-        if -negative < min_score and wanted == cap:
+        if -negative < min_score and taste is None:
             break
         if doc not in seen:
             seen.add(doc)
             out.append((-negative, doc, topic))
             if len(out) == wanted:
                 break
-    if wanted == cap:
+    if taste is None:
         return out
-    assert taste is not None and index is not None  # else wanted == cap
-    adjusted = [(score + taste.adjust(index, doc), doc, topic) for score, doc, topic in out]
-    adjusted.sort(key=lambda entry: (-entry[0], entry[1]))
-    return [entry for entry in adjusted if entry[0] >= min_score][:cap]
+    moved = taste.adjust([doc for _, doc, _ in out]) if out else []
+    adjusted = [(s + by, doc, topic) for (s, doc, topic), by in zip(out, moved, strict=True)]
+    added = [
+        (score, doc, BY_TASTE) for score, doc in taste.additions(seen, inside) if score >= min_score
+    ]
+    kept = [entry for entry in adjusted if entry[0] >= min_score]
+    kept.sort(key=lambda entry: (-entry[0], entry[1]))
+    # Added papers fill free places, and take at most half of a full digest's: a digest of
+    # one paper keeps the topics' best.
+    added = added[: max(cap - len(kept), cap // 2)]
+    chosen = kept[: cap - len(added)] + added
+    chosen.sort(key=lambda entry: (-entry[0], entry[1]))
+    return chosen

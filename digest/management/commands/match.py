@@ -1,6 +1,8 @@
-"""Show what a topic matches, best first: the operator's way to try a topic out.
+"""Show what a topic matches, best first: the operator's way to try a topic out; or,
+with --subscriber, what a subscriber's digest would hold (their topics and their votes).
 
     python manage.py match "knowledge distillation -survey" [--json] [--date 2025-08-29]
+    python manage.py match --subscriber ada@example.org [--json] [--date 2025-08-29]
 
 It reads the papers already in the database (all days, or those listed on --date) and
 changes nothing, so it is safe to run against production.
@@ -13,7 +15,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from digest.matching import TopicSyntaxError, match_topic
+from accounts.models import Subscriber
+from digest.matching import TopicSyntaxError, match_topic, select_for_subscribers
+from digest.models import Paper
 
 
 def _date(value: str) -> datetime.date:
@@ -27,18 +31,40 @@ class Command(BaseCommand):
     help = "Print the papers a topic matches, best first."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("topic", help='A topic in the topic language, e.g. "distill* -survey"')
+        parser.add_argument(
+            "topic", nargs="?", help='A topic in the topic language, e.g. "distill* -survey"'
+        )
+        parser.add_argument(
+            "--subscriber",
+            metavar="EMAIL",
+            help="Instead of a topic: this subscriber's digest, their votes included.",
+        )
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print a JSON array."
         )
         parser.add_argument("--date", type=_date, help="Only papers listed on this day.")
         parser.add_argument("--limit", type=int, default=50, help="At most this many (0: all).")
 
-    def handle(self, *args, topic: str, as_json: bool, date, limit: int, **options) -> None:
-        try:
-            matches = match_topic(topic, day=date)
-        except TopicSyntaxError as error:
-            raise CommandError(f"Bad topic: {error}") from None
+    def handle(
+        self,
+        *args,
+        topic: str | None,
+        subscriber: str | None,
+        as_json: bool,
+        date,
+        limit: int,
+        **options,
+    ) -> None:
+        if (topic is None) == (subscriber is None):
+            raise CommandError("Give a topic or --subscriber, not both.")
+        if subscriber is not None:
+            matches = _digest_of(subscriber, date)
+        else:
+            assert topic is not None  # one of the two, checked above
+            try:
+                matches = match_topic(topic, day=date)
+            except TopicSyntaxError as error:
+                raise CommandError(f"Bad topic: {error}") from None
         shown = matches[:limit] if limit > 0 else matches
         if as_json:
             self.stdout.write(_as_json(shown))
@@ -49,6 +75,16 @@ class Command(BaseCommand):
             self.stdout.write(f"      {paper.abs_url or paper.key}  ({match.why})")
         where = f"listed on {date}" if date else "in the database"
         self.stdout.write(f"{len(matches)} papers {where} match; {len(shown)} shown.")
+
+
+def _digest_of(email: str, date):
+    """What the subscriber's digest would hold among the papers (of ``date``), leaving out
+    the papers already sent to them, as delivery does."""
+    person = Subscriber.objects.filter(email__iexact=email).first()
+    if person is None:
+        raise CommandError(f"No subscriber {email!r}.")
+    papers = Paper.objects.listed_on(date) if date else Paper.objects.all()
+    return select_for_subscribers([person], list(papers.order_by("pk")))[person.pk]
 
 
 def _as_json(matches) -> str:
