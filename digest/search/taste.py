@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.search.embedding import from_bytes
-from digest.search.meaning import Space
+from digest.search.meaning import Space, zscores
 from digest.search.ranking import blend
 
 # Chosen on the dev topics of tests/data/relevance-judged.json by the simulation of
@@ -115,12 +115,11 @@ class Learner:
         if disliked:
             total = sum(v.scores for v in disliked)
             negative = (negative + DISLIKED_WEIGHT * total) / (1 + DISLIKED_WEIGHT * len(disliked))
-        scores = positive - negative
-        spread = float(scores.std())
-        if not spread or not np.isfinite(spread):
+        z = zscores(positive - negative)
+        if not z.any():  # the votes tell the day's papers apart no way
             return None
         days = frozenset(vote.doc for vote in votes if vote.doc is not None)
-        return Taste(self, (scores - float(scores.mean())) / spread, liked, days)
+        return Taste(self, z, liked, days)
 
     def _place(self, vote: Vote) -> _Voted | None:
         key = ("day", vote.doc) if vote.doc is not None else ("paper", vote.key)
