@@ -28,7 +28,7 @@ import pytest
 from accounts.models import Subscriber
 from digest.matching import select_for_subscribers
 from digest.models import Feedback, Paper, Topic
-from tests.test_relevance import JUDGED, all_sample_papers  # noqa: F401 (a fixture)
+from tests.test_relevance import JUDGED, all_sample_papers, figures  # noqa: F401 (a fixture)
 
 # (precision, recall) overall on the second day, with feedback. Without it: dev 0.792 /
 # 0.514, held-out 0.793 / 0.500.
@@ -81,10 +81,6 @@ def simulate(split: str) -> list[tuple[str, set[str], set[str], set[str], set[st
         )
         for person, topic in zip(readers, topics, strict=True)
     ]
-
-
-def figures(found: set[str], wanted: set[str], related: set[str]) -> tuple[int, int]:
-    return len(found & wanted), len(found - wanted - related)
 
 
 def measure(split: str, rows) -> dict[str, tuple[float, float]]:

@@ -53,16 +53,21 @@ def found_by(topic: dict) -> set[str]:
     return {m.paper.key for m in matches}
 
 
+def figures(found: set[str], wanted: set[str], related: set[str]) -> tuple[int, int]:
+    """Right and wrong papers found: related ones count neither way."""
+    return len(found & wanted), len(found - wanted - related)
+
+
 def measure(name: str, rows: list[tuple[str, set[str], set[str], set[str]]]) -> tuple:
     """Print the per-topic table; return overall (precision, recall)."""
     print(f"\n{name}: topic | on-topic | found right | found wrong | precision | recall")
     hits = wrong = wanted_all = 0
     for topic, found, wanted, related in rows:
-        right, bad = len(found & wanted), len(found - wanted - related)
+        right, bad = figures(found, wanted, related)
         precision = right / (right + bad) if right + bad else 1.0
         recall = right / len(wanted) if wanted else 1.0
-        figures = f"{len(wanted):3} | {right:3} | {bad:3} | {precision:.2f} | {recall:.2f}"
-        print(f"  {topic[:48]:48} | {figures}")
+        row = f"{len(wanted):3} | {right:3} | {bad:3} | {precision:.2f} | {recall:.2f}"
+        print(f"  {topic[:48]:48} | {row}")
         hits, wrong, wanted_all = hits + right, wrong + bad, wanted_all + len(wanted)
     precision, recall = hits / ((hits + wrong) or 1), hits / (wanted_all or 1)
     print(f"  overall: precision {precision:.3f}, recall {recall:.3f}")
