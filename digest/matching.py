@@ -183,10 +183,10 @@ class DayIndex:
         without matching by meaning (a small day, the model off): words only then."""
         if not votes or self.index.space is None:
             return None
-        with self.lock:
+        with self.lock:  # the learner keeps each voted paper's place, for every caller
             if self.learner is None:
                 self.learner = taste.Learner(self.index.space, self.popular)
-        return self.learner.taste(votes)
+            return self.learner.taste(votes)
 
     def load_like(self, nodes: Sequence[tl.Node]) -> None:
         """Fetch, in one query, the papers that "more like" topics name and we lack."""
