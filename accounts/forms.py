@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from accounts.mailbox import validate_plain_address
-from accounts.models import MAX_PAPERS, Subscriber, topic_lines
+from accounts.models import MAX_PAPERS, TOO_FEW_PAPERS, TOO_MANY_PAPERS, Subscriber, topic_lines
 from accounts.schedule import is_valid_time_zone
 from digest.matching import TopicSyntaxError, check_topic
 from digest.models import Topic
@@ -81,8 +81,8 @@ class PreferencesForm(forms.ModelForm):
         max_value=MAX_PAPERS,
         label="Most papers per email",
         error_messages={
-            "max_value": f"At most {MAX_PAPERS} (Gmail cuts a longer email short).",
-            "min_value": "At least one paper per email.",
+            "max_value": TOO_MANY_PAPERS,
+            "min_value": TOO_FEW_PAPERS,
             "invalid": f"A number of papers from 1 to {MAX_PAPERS}.",
             "required": f"How many papers at most, from 1 to {MAX_PAPERS}?",
         },

@@ -62,6 +62,9 @@ class User(AbstractUser):
 # ("[Message clipped]", hiding the rest and the unsubscribe footer) and a digest weighs
 # about 3.5 KB a paper (40 KB for 10), so 25 papers stay well under the limit.
 MAX_PAPERS = 25
+# Said the same way by the signup and preference forms and the admin.
+TOO_FEW_PAPERS = "At least one paper per email."
+TOO_MANY_PAPERS = f"At most {MAX_PAPERS} (Gmail cuts a longer email short)."
 
 
 def topic_lines(text: str) -> list[str]:
@@ -131,7 +134,10 @@ class Subscriber(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     max_papers = models.PositiveSmallIntegerField(
         default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_PAPERS)],
+        validators=[
+            MinValueValidator(1, message=TOO_FEW_PAPERS),
+            MaxValueValidator(MAX_PAPERS, message=TOO_MANY_PAPERS),
+        ],
         help_text=f"Most papers per email, 1 to {MAX_PAPERS} (Gmail clips longer emails).",
     )
     min_score = models.FloatField(default=0.0)

@@ -211,7 +211,11 @@ def test_more_papers_than_gmail_shows_unclipped_are_refused(client, operator, re
     ada.consents.all().delete()
     response = client.post(f"{LIST}{ada.pk}/change/", change_form(ada, max_papers="26"))
     errors = response.context["adminform"].form.errors
-    assert "less than or equal to 25" in errors["max_papers"][0]
+    assert errors["max_papers"] == ["At most 25 (Gmail cuts a longer email short)."]
+    response = client.post(f"{LIST}{ada.pk}/change/", change_form(ada, max_papers="0"))
+    assert response.context["adminform"].form.errors["max_papers"] == [
+        "At least one paper per email."
+    ]
 
 
 @pytest.mark.django_db
