@@ -202,7 +202,8 @@ class PaperIndex:
         key = ("about", node, about)
         found = self._meant_cache.get(key)
         if found is None:
-            found, added = self._blend(hits, self.space.closeness(about), {}, hits, gate=ABOUT_GATE)
+            closeness = self._centred(self.space.closeness(about), hits)
+            found, added = self._blend(hits, closeness, {}, gate=ABOUT_GATE)
             self._remember(key, found)
             self._by_meaning[key] = added
         return found
@@ -339,33 +340,44 @@ class PaperIndex:
         """A plain-word concept by words and by meaning (see the constants above)."""
         found = self._meant_cache.get(node)
         if found is None:
-            assert self.space is not None  # evaluate checked
-            closeness = self.space.closeness(self.glossary.expand(node.text.split()))
-            words = self._scored(self._concept(node))
-            partial = self._coverage(node)
-            # No paper holds the words together: those holding them all, apart, are the
-            # best guess at what the topic means today.
-            seeds = words or {d: float(closeness[d]) for d, s in partial.items() if s >= 0.999}
-            found, added = self._blend(words, closeness, partial, seeds)
+            words, closeness, partial = self.evidence(node)
+            found, added = self._blend(words, closeness, partial)
             self._remember(node, found)
             self._by_meaning[node] = added
         return found
+
+    def evidence(self, node: tl.Concept) -> tuple[Hits, np.ndarray, dict[int, float]]:
+        """What a plain-word concept is matched on, before the cut: the papers its words
+        find, with their relevance; every paper's closeness in meaning (a z-score); the
+        share of its words each paper holds apart (``_coverage``)."""
+        assert self.space is not None  # evaluate checked
+        closeness = self.space.closeness(self.glossary.expand(node.text.split()))
+        words = self._scored(self._concept(node))
+        partial = self._coverage(node)
+        # No paper holds the words together: those holding them all, apart, are the
+        # best guess at what the topic means today.
+        seeds = words or {d: float(closeness[d]) for d, s in partial.items() if s >= 0.999}
+        return words, self._centred(closeness, seeds), partial
+
+    def _centred(self, closeness: np.ndarray, seeds: dict[int, float]) -> np.ndarray:
+        """Closeness measured partly (CENTRE_SHARE) to the centre of the best ``seeds``:
+        the papers a topic's words found best show what it means on this day."""
+        best = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
+        if not best or not CENTRE_SHARE:
+            return closeness
+        assert self.space is not None  # callers checked
+        return CENTRE_SHARE * self.space.likeness(best) + (1 - CENTRE_SHARE) * closeness
 
     def _blend(
         self,
         words: Hits,
         closeness: np.ndarray,
         partial: dict[int, float],
-        seeds: dict[int, float],
         gate: float = GATE,
     ) -> tuple[Hits, frozenset[int]]:
-        """``words`` (the papers the words found) cut by closeness in meaning, with the
-        papers ``partial`` (share of the words per paper) or meaning alone add; closeness
-        is measured to the centre of the best ``seeds`` when there are some."""
-        best = heapq.nlargest(SEEDS, seeds, key=seeds.__getitem__)
-        if best and CENTRE_SHARE:
-            assert self.space is not None  # callers checked
-            closeness = CENTRE_SHARE * self.space.likeness(best) + (1 - CENTRE_SHARE) * closeness
+        """The cut: ``words`` (the papers the words found) kept if close enough in
+        meaning, with the papers ``partial`` (share of the words per paper) or meaning
+        alone add."""
         hits: Hits = {}
         for doc, relevance in words.items():
             near = float(closeness[doc])
