@@ -130,6 +130,20 @@ def test_a_catalogue_topic_is_cut_to_the_papers_about_its_description(day):
     assert paper_titled(index, "Intrinsic Evaluation of Unlearning") in cut
 
 
+def test_a_catalogue_topic_keeps_papers_its_words_name_strongly_whatever_the_description(day):
+    # Far from "Training, scaling and behaviour" in meaning, yet a paper on large language
+    # models, which its title says; a paper naming them once in passing is still cut.
+    _, index = day
+    node = tl.parse('"large language model", LLM, "language model" pretraining')
+    about = "Large language models. Training, scaling and behaviour of large language models."
+    titled = paper_titled(index, "SoK: Machine Unlearning for Large Language Models")
+    passing = paper_titled(index, "Do I look like a")
+    assert {titled, passing} <= set(index.evaluate(node))
+    cut = index.topic(node, about=about)
+    assert titled in cut
+    assert passing not in cut
+
+
 def test_quotes_fields_and_exclusions_keep_their_exact_meaning(day):
     _, index = day
     for topic in ['"hypothesis testing"', "title:(hypothesis testing)", "author:Hinton"]:

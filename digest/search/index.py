@@ -57,8 +57,12 @@ CENTRE_SHARE = 0.7
 # (share 0) to FULL_Z (all the words); any paper joins at ALONE_Z.
 GATE = -1.0
 # A catalogue topic's broad alternatives ("tool use", "multi-agent") take papers that use
-# a word in passing: what they match is cut against the topic's description at ABOUT_GATE.
-ABOUT_GATE = 0.5
+# a word in passing: a paper its words match weakly (a relevance under ABOUT_STRONG times
+# the best of the day for the topic) stays only if its closeness to the topic's
+# description is at least ABOUT_GATE; one its words match strongly (in the title, or
+# again and again) stays.
+ABOUT_GATE = 1.0
+ABOUT_STRONG = 0.2
 PARTIAL = 0.5
 FULL_Z = 1.5
 ALONE_Z = 3.0
@@ -203,7 +207,8 @@ class PaperIndex:
         found = self._meant_cache.get(key)
         if found is None:
             closeness = self._centred(self.space.closeness(about), hits)
-            found, added = self._blend(hits, closeness, {}, gate=ABOUT_GATE)
+            strong = ABOUT_STRONG * max(hits.values(), default=0.0)
+            found, added = self._blend(hits, closeness, {}, gate=ABOUT_GATE, strong=strong)
             self._remember(key, found)
             self._by_meaning[key] = added
         return found
@@ -374,14 +379,15 @@ class PaperIndex:
         closeness: np.ndarray,
         partial: dict[int, float],
         gate: float = GATE,
+        strong: float = math.inf,
     ) -> tuple[Hits, frozenset[int]]:
         """The cut: ``words`` (the papers the words found) kept if close enough in
-        meaning, with the papers ``partial`` (share of the words per paper) or meaning
-        alone add."""
+        meaning or found with a relevance of at least ``strong``, with the papers
+        ``partial`` (share of the words per paper) or meaning alone add."""
         hits: Hits = {}
         for doc, relevance in words.items():
             near = float(closeness[doc])
-            if near >= gate:
+            if near >= gate or relevance >= strong:
                 hits[doc] = relevance + MEANING_WEIGHT * max(near, 0.0)
         added = set()
         for doc, share in partial.items():
