@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import shutil
 
+import numpy as np
 import pytest
 
 from digest.search import embedding
 from digest.search import language as tl
 from digest.search.index import Doc, PaperIndex
+from digest.search.meaning import zscores
 from digest.search.vocabulary import Glossary, long_form
 from tests.support.sample_papers import sample_docs
 
@@ -224,3 +226,15 @@ def test_stored_vectors_round_trip_as_float16(model):
     again = embedding.from_bytes(embedding.to_bytes(vector), model.dimensions)
     assert again is not None and float(again @ vector) > 0.999
     assert embedding.from_bytes(b"short", model.dimensions) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zscores_are_the_values_read_by_their_mean_and_standard_deviation(dtype):
+    rng = np.random.default_rng(7)
+    for size in (2, 9, 2500, 40_001):
+        values = (rng.normal(size=size) * 30 + 500).astype(dtype)
+        expected = (values - float(values.mean())) / float(values.std())
+        assert np.array_equal(zscores(values), expected)
+    assert not zscores(np.full(5, 0.5, dtype)).any()
+    assert not zscores(np.ones(1, dtype)).any()
+    assert zscores(np.zeros(0, dtype)).size == 0

@@ -10,6 +10,8 @@ from typing import cast
 
 import pytest
 from django.core.management import call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Subscriber
 from digest import matching
@@ -195,3 +197,49 @@ def test_added_papers_take_free_places_and_at_most_half_of_a_full_digest():
         (0.6, 2, 0),
         (0.5, 3, 0),
     ]
+
+
+class Moving:
+    """A taste that moves each paper up or down by a few thousandths, by its number, and
+    adds the listed papers that no topic brought."""
+
+    def __init__(self, additions):
+        self.added = additions
+
+    def adjust(self, docs):
+        return [(doc % 21 - 10) / 1000 for doc in docs]
+
+    def additions(self, taken, inside=None):
+        return [(score, doc) for score, doc in self.added if doc not in taken][:2]
+
+
+entries = st.lists(
+    st.tuples(st.integers(0, 40), st.sampled_from([0.0, 0.25, 0.5, 0.55, 0.75, 1.0])),
+    max_size=30,
+)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=300)
+@given(
+    st.lists(entries, max_size=6),
+    st.integers(1, 12),
+    st.sampled_from([0.0, 0.5, 0.6]),
+    st.frozensets(st.integers(0, 40), max_size=10),
+    st.lists(st.tuples(st.sampled_from([0.5, 0.9]), st.integers(0, 45)), max_size=4),
+)
+def test_a_digest_merged_topic_by_topic_is_the_one_of_their_matches_sorted_together(
+    topics, cap, min_score, exclude, additions
+):
+    """select merges the topics' lists lazily, only as far as the digest needs: what it
+    picks, with and without a taste, is what it picks from every match sorted in one list."""
+    from digest.search.ranking import Ranked, select
+
+    lists = [
+        Ranked(sorted({doc: (-score, doc, n) for doc, score in hits}.values()), n)
+        for n, hits in enumerate(topics)
+    ]
+    together = [Ranked(sorted(entry for ranked in lists for entry in ranked.entries), 0)]
+    for liking in (None, cast(taste.Taste, Moving(additions))):
+        assert select(lists, cap=cap, min_score=min_score, exclude=exclude, taste=liking) == select(
+            together, cap=cap, min_score=min_score, exclude=exclude, taste=liking
+        )

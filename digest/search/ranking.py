@@ -9,6 +9,7 @@ subscriber's votes then move scores and may add papers (``digest.search.taste``)
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,42 +80,46 @@ def select(
     ``inside`` is the subscriber's window (see ``within``), which the topics' lists
     already respect, for the papers a taste adds.
 
-    Only the heads of the topics' sorted lists are merged, so the cost grows with
-    ``cap``, not with the number of matches. A taste re-ranks the best TASTE_POOL times
-    ``cap`` and may add papers no topic brought, under the topic number BY_TASTE, in
-    free places or in place of the last ones (up to half the digest)."""
+    The topics' sorted lists are merged lazily, only as far as the digest needs, so the
+    cost grows with ``cap``, not with the number of matches. A taste re-ranks the best
+    TASTE_POOL times ``cap`` and may add papers no topic brought, under the topic number
+    BY_TASTE, in free places or in place of the last ones (up to half the digest)."""
     if cap <= 0:
         return []
     wanted = cap * TASTE_POOL if taste is not None else cap
-    # A paper among the best ``wanted`` of the merge is among the best ``wanted`` of its
-    # own topic, or ``wanted`` plus the excluded ones; so the heads of the lists suffice.
-    head = wanted + len(exclude)
-    merged: list[tuple[float, int, int]] = []
-    for ranked in topics:
-        merged += ranked.entries[:head]
-    merged.sort()
-    out: list[tuple[float, int, int]] = []
+    # The merge stops below min_score (-score above -min_score), or not with a taste.
+    ceiling = -min_score if taste is None else math.inf
+    # Lazily: a sort of every list's head (TASTE_POOL times the cap each) cost a voter
+    # twice what merging the few dozen entries looked at does (docs/benchmarks.md).
+    best: list[tuple[float, int, int]] = []  # as the lists hold them: (-score, paper, topic)
     seen = set(exclude)
-    for negative, doc, topic in merged:
-        if -negative < min_score and taste is None:
+    for entry in heapq.merge(*(ranked.entries for ranked in topics)):
+        if entry[0] > ceiling:
             break
-        if doc not in seen:
-            seen.add(doc)
-            out.append((-negative, doc, topic))
-            if len(out) == wanted:
+        if entry[1] not in seen:
+            seen.add(entry[1])
+            best.append(entry)
+            if len(best) == wanted:
                 break
     if taste is None:
-        return out
-    moved = taste.adjust([doc for _, doc, _ in out]) if out else []
-    adjusted = [(s + by, doc, topic) for (s, doc, topic), by in zip(out, moved, strict=True)]
-    added = [
-        (score, doc, BY_TASTE) for score, doc in taste.additions(seen, inside) if score >= min_score
+        return [(-negative, doc, topic) for negative, doc, topic in best]
+    moved = taste.adjust([doc for _, doc, _ in best]) if best else []
+    # Moved, and kept as the lists hold them, so that plain sorts put them best first,
+    # ties by paper (a paper is there once).
+    kept = [
+        (negative - by, doc, topic)
+        for (negative, doc, topic), by in zip(best, moved, strict=True)
+        if negative - by <= -min_score
     ]
-    kept = [entry for entry in adjusted if entry[0] >= min_score]
-    kept.sort(key=lambda entry: (-entry[0], entry[1]))
+    kept.sort()
+    added = [
+        (-score, doc, BY_TASTE)
+        for score, doc in taste.additions(seen, inside)
+        if score >= min_score
+    ]
     # Added papers fill free places, and take at most half of a full digest's: a digest of
     # one paper keeps the topics' best.
     added = added[: max(cap - len(kept), cap // 2)]
     chosen = kept[: cap - len(added)] + added
-    chosen.sort(key=lambda entry: (-entry[0], entry[1]))
-    return chosen
+    chosen.sort()
+    return [(-negative, doc, topic) for negative, doc, topic in chosen]

@@ -155,7 +155,8 @@ class Taste:
 
     def adjust(self, docs: Sequence[int]) -> list[float]:
         """How much the taste moves each paper's score."""
-        moved = FEEDBACK * np.clip(self.z[docs] / Z_FULL, -1.0, 1.0)
+        # np.clip's numbers, without its wrapper's cost (once per voter)
+        moved = FEEDBACK * np.minimum(np.maximum(self.z[docs] / Z_FULL, -1.0), 1.0)
         return moved.tolist()
 
     def additions(
@@ -170,15 +171,18 @@ class Taste:
         if len(self.liked) < MIN_LIKES:
             return []
         near = np.concatenate([voted.near for voted, _ in self.liked])
-        sure = near[self.z[near] >= ADD_Z]  # a paper near two liked ones comes twice
-        best = sorted({(-float(self.z[doc]), doc) for doc in sure.tolist()})
+        z = self.z[near]
+        sure = z >= ADD_Z
+        # A set: a paper near two liked ones comes twice.
+        best = sorted(set(zip((-z[sure]).tolist(), near[sure].tolist(), strict=True)))
         popular = self.learner.popular
-        out = [
-            (blend(-negative, popular[doc]), doc)
-            for negative, doc in best
-            if doc not in taken and doc not in self.voted and (inside is None or inside[doc])
-        ]
-        return out[:MOST_ADDED]
+        out: list[tuple[float, int]] = []
+        for negative, doc in best:
+            if doc not in taken and doc not in self.voted and (inside is None or inside[doc]):
+                out.append((blend(-negative, popular[doc]), doc))
+                if len(out) == MOST_ADDED:
+                    break
+        return out
 
     def closest_liked(self, doc: int) -> str:
         """The title of the liked paper closest in meaning to paper ``doc``."""
