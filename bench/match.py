@@ -228,13 +228,20 @@ def main() -> None:
     with Timing() as made:  # done at ingest and stored: not part of matching
         vectors = list(model.encode([paper_text(d.title, d.abstract) for d in docs]))
     say(f"papers: {len(docs):,}; embedded in {made.wall:.2f} s (at ingest, stored)")
-    indexes = {}
-    for mode, encoder in (("words only", None), ("words + meaning", model)):
-        with Timing() as built:
-            indexes[mode] = PaperIndex(docs, encoder=encoder, vectors=vectors)
-            indexes[mode].vectors()
+    encoders = {"words only": None, "words + meaning": model}
+
+    def built(mode: str) -> PaperIndex:
+        """A new index: every run starts cold, as a worker process does each day (an index
+        that served an earlier run remembers the topics it evaluated)."""
+        index = PaperIndex(docs, encoder=encoders[mode], vectors=vectors)
+        index.vectors()
+        return index
+
+    for mode in encoders:
+        with Timing() as building:
+            built(mode)
         say(
-            f"{mode}: index built in {built.wall:.2f} s, CPU {built.cpu:.2f} s "
+            f"{mode}: index built in {building.wall:.2f} s, CPU {building.cpu:.2f} s "
             "(once per day and worker process)"
         )
 
@@ -242,12 +249,13 @@ def main() -> None:
     per_reader = {}
     for count in args.subscribers:
         pool = personal_topics(papers, max(100, count // 10), seed=count)
-        for mode, index in indexes.items():
-            for voters in args.voters if index.space is not None else [0.0]:
+        for mode, encoder in encoders.items():
+            for voters in args.voters if encoder is not None else [0.0]:
                 crowd = readers(count, pool, voters=voters)
                 distinct = len({q for r in crowd for q in r.topics})
                 voted = sum(1 for r in crowd if r.votes)
                 for processes in args.processes:
+                    index = built(mode)
                     gc.collect()
                     picked, took, topics, cut = run(index, crowd, history, processes)
                     per_reader[count, processes, mode, voted] = took / count

@@ -208,7 +208,7 @@ class PaperIndex:
         if found is None:
             closeness = self._centred(self.space.closeness(about), hits)
             strong = ABOUT_STRONG * max(hits.values(), default=0.0)
-            found, added = self._blend(hits, closeness, {}, gate=ABOUT_GATE, strong=strong)
+            found, added = self._blend(hits, closeness, None, gate=ABOUT_GATE, strong=strong)
             self._remember(key, found)
             self._by_meaning[key] = added
         return found
@@ -351,7 +351,7 @@ class PaperIndex:
             self._by_meaning[node] = added
         return found
 
-    def evidence(self, node: tl.Concept) -> tuple[Hits, np.ndarray, dict[int, float]]:
+    def evidence(self, node: tl.Concept) -> tuple[Hits, np.ndarray, np.ndarray]:
         """What a plain-word concept is matched on, before the cut: the papers its words
         find, with their relevance; every paper's closeness in meaning (a z-score); the
         share of its words each paper holds apart (``_coverage``)."""
@@ -361,7 +361,7 @@ class PaperIndex:
         partial = self._coverage(node)
         # No paper holds the words together: those holding them all, apart, are the
         # best guess at what the topic means today.
-        seeds = words or {d: float(closeness[d]) for d, s in partial.items() if s >= 0.999}
+        seeds = words or {d: float(closeness[d]) for d in np.flatnonzero(partial >= 0.999).tolist()}
         return words, self._centred(closeness, seeds), partial
 
     def _centred(self, closeness: np.ndarray, seeds: dict[int, float]) -> np.ndarray:
@@ -377,7 +377,7 @@ class PaperIndex:
         self,
         words: Hits,
         closeness: np.ndarray,
-        partial: dict[int, float],
+        partial: np.ndarray | None,
         gate: float = GATE,
         strong: float = math.inf,
     ) -> tuple[Hits, frozenset[int]]:
@@ -390,27 +390,27 @@ class PaperIndex:
             if near >= gate or relevance >= strong:
                 hits[doc] = relevance + MEANING_WEIGHT * max(near, 0.0)
         added = set()
-        for doc, share in partial.items():
-            near = float(closeness[doc])
-            if (
-                doc not in hits
-                and share >= PARTIAL
-                and near >= ALONE_Z + share * (FULL_Z - ALONE_Z)
-            ):
-                hits[doc] = MEANING_WEIGHT * near
-                added.add(doc)
+        if partial is not None:
+            # One comparison over the day's papers: a Python loop over every paper holding
+            # one of the words was a fifth of what a topic costs.
+            bar = ALONE_Z + partial * (FULL_Z - ALONE_Z)
+            for doc in np.flatnonzero((partial >= PARTIAL) & (closeness >= bar)).tolist():
+                if doc not in hits:
+                    hits[doc] = MEANING_WEIGHT * float(closeness[doc])
+                    added.add(doc)
         for doc in np.flatnonzero(closeness >= ALONE_Z).tolist():
             if doc not in hits:
                 hits[doc] = MEANING_WEIGHT * float(closeness[doc])
                 added.add(doc)
         return hits, frozenset(added)
 
-    def _coverage(self, node: tl.Concept) -> dict[int, float]:
+    def _coverage(self, node: tl.Concept) -> np.ndarray:
         """Per paper, the share of the concept's words it holds anywhere (idf-weighted):
-        "privacy attacks on federated training" need not hold all four words together."""
+        "privacy attacks on federated training" need not hold all four words together.
+        Zero everywhere for a one-word concept."""
+        shares = np.zeros(self.size)
         if len(node.units) < 2:
-            return {}
-        shares: dict[int, float] = defaultdict(float)
+            return shares
         total = 0.0
         for unit, joined in zip(node.units, node.joined, strict=True):
             docs: set[int] = set()
@@ -418,9 +418,9 @@ class PaperIndex:
                 docs.update(self._unit_positions(node, unit, joined, name))
             weight = math.log(1 + (self.size - len(docs) + 0.5) / (len(docs) + 0.5))
             total += weight
-            for doc in docs:
-                shares[doc] += weight
-        return {doc: share / total for doc, share in shares.items()} if total else {}
+            if docs:
+                shares[list(docs)] += weight
+        return shares / total if total else shares
 
     def _remember(self, key, hits: Hits) -> None:
         # Bounded like the ranked results (docs/scaling.md); the small sets of papers
