@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from playwright.sync_api import expect
 
 from accounts.models import Subscriber, User
 from digest.models import Digest, Feedback, Suppression, Topic
@@ -153,7 +154,8 @@ def test_the_papers_pages_on_a_phone_and_a_desktop(chromium, site, demo):
     hrefs = [titles.nth(n).get_attribute("href") for n in range(titles.count())]
     assert all(href.startswith("https://arxiv.org/abs/") for href in hrefs)
     tab.page.get_by_role("link", name="More papers").click()
-    assert tab.page.locator("li.paper").count() == 6
+    # click() returns before the next page has loaded: expect() waits for it, count() not.
+    expect(tab.page.locator("li.paper")).to_have_count(6)
     assert tab.failures == []
     context.close()
 
@@ -187,7 +189,7 @@ def test_a_readers_whole_journey_from_signup_to_deleting_their_data(chromium, si
     tab.no_sideways_scroll()
     page.set_viewport_size(DESKTOP)
     summary.get_by_role("link", name=re.compile("Your own topics")).click()
-    assert page.url.endswith("#id_own_topics")
+    expect(page).to_have_url(re.compile("#id_own_topics$"))
     page.get_by_label("Your own topics, one per line").fill('agents\n"language model"')
     page.get_by_label("Most papers per email").fill("10")
     tab.press("Subscribe")
