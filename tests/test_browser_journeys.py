@@ -177,8 +177,8 @@ def test_a_readers_whole_journey_from_signup_to_deleting_their_data(chromium, si
     page.get_by_label("Most papers per email").fill("26")
     tab.press("Subscribe")
     summary = page.locator("#error-summary")
-    summary.wait_for()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # Focus comes from autofocus or the deferred script, after the summary shows: wait.
+    expect(summary).to_be_focused()
     assert page.evaluate("window.scrollY") < summary.bounding_box()["y"] + 1
     assert "At most 25 (Gmail cuts a longer email short)" in summary.inner_text()
     assert catalogue.first.is_checked()  # what was typed is kept
