@@ -31,7 +31,7 @@ from digest.models import Paper
 from digest.search import embedding
 from digest.search import language as tl
 from digest.search.index import PaperIndex
-from tests.test_relevance import DATA, JUDGED, all_sample_papers, figures  # noqa: F401 (a fixture)
+from tests.test_relevance import DATA, JUDGED, all_sample_papers, overall  # noqa: F401 (a fixture)
 
 PRECISIONS = (0.9, 0.8)
 SECOND_READING = json.loads((DATA / "relevance-second-judge.json").read_text())["topics"]
@@ -107,7 +107,7 @@ def test_print_what_the_ranking_allows(model, all_sample_papers):  # noqa: F811
     papers = list(Paper.objects.order_by("pk"))
     index = day_index(papers).index
     number = {p.key: n for n, p in enumerate(papers)}
-    wanted_all = right_all = wrong_all = 0
+    rows = []
     oracle = dict.fromkeys(PRECISIONS, 0)
     for topic in JUDGED:
         if topic["split"] != "dev" or topic.get("catalogue"):
@@ -121,14 +121,11 @@ def test_print_what_the_ranking_allows(model, all_sample_papers):  # noqa: F811
             oracle[precision] += best_cut(
                 scores, {number[k] for k in wanted}, {number[k] for k in related}, precision
             )
-        # Counted as tests/test_relevance.py counts the engine's matches.
-        right, wrong = figures({papers[d].key for d in index.topic(node)}, wanted, related)
-        wanted_all += len(wanted)
-        right_all += right
-        wrong_all += wrong
-    shipped = right_all / (right_all + wrong_all)
+        found = {papers[d].key for d in index.topic(node)}
+        rows.append((topic["topic"], found, wanted, related))
+    wanted_all = sum(len(wanted) for _, _, wanted, _ in rows)
     print(f"\nplain-word dev topics, {wanted_all} on-topic papers, {model}")
-    print(f"  shipped cut: precision {shipped:.3f}, recall {right_all / wanted_all:.3f}")
+    overall(rows, " of the shipped cut")  # counted as tests/test_relevance.py counts
     for precision, right in oracle.items():
         print(f"  best cut per topic at precision >= {precision}: recall {right / wanted_all:.3f}")
 
@@ -137,21 +134,17 @@ def test_print_how_far_two_readers_agree():
     """Each reading of the 14 twice-read topics scored against the other, as the engine is
     scored against the judgments (the other reader's related papers count neither way)."""
     first = {t["topic"]: t for t in JUDGED if not t.get("catalogue")}
+    print(f"\n{len(SECOND_READING)} topics read twice")
     for name, found_by, judged_by in (("second", 0, 1), ("first", 1, 0)):
-        right_all = wrong_all = wanted_all = 0
+        rows = []
         for second in SECOND_READING:
             readings = (second, first[second["topic"]])
-            found = {j["key"] for j in readings[found_by]["on_topic"]}
-            wanted = {j["key"] for j in readings[judged_by]["on_topic"]}
-            related = {j["key"] for j in readings[judged_by]["related"]}
-            right, wrong = figures(found, wanted, related)
-            right_all, wrong_all, wanted_all = (
-                right_all + right,
-                wrong_all + wrong,
-                wanted_all + len(wanted),
+            rows.append(
+                (
+                    second["topic"],
+                    {j["key"] for j in readings[found_by]["on_topic"]},
+                    {j["key"] for j in readings[judged_by]["on_topic"]},
+                    {j["key"] for j in readings[judged_by]["related"]},
+                )
             )
-        print(
-            f"\nthe {name} reading scored against the other ({len(SECOND_READING)} topics, "
-            f"{wanted_all} on-topic): precision {right_all / (right_all + wrong_all):.3f}, "
-            f"recall {right_all / wanted_all:.3f}"
-        )
+        overall(rows, f" of the {name} reading scored against the other")
